@@ -1,0 +1,1 @@
+"""alexnet_rnn assignment package."""

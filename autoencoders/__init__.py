@@ -1,0 +1,1 @@
+"""autoencoders assignment package."""

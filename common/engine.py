@@ -1,0 +1,378 @@
+"""The one training loop every assignment uses.
+
+Assignment code supplies a model, an optimizer, loaders and, when plain
+classification is not what it trains, a *step function*::
+
+    def step_fn(model, batch) -> StepResult   # batch already on the device
+
+returning the loss to back-propagate plus (optionally) logits/targets for top-k
+accuracy and extra per-sample sums to average (e.g. reconstruction error).  The
+engine owns everything else: AMP, gradient clipping, the per-iteration warmup+cosine
+schedule, device-side meters, tqdm, TensorBoard, checkpoints every epoch and on
+SIGINT/SIGTERM, best-model tracking, exact resume, DDP and non-finite-loss checks.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .checkpoint import load_checkpoint, load_model_weights, plain_args, save_checkpoint
+from .device import Precision, capture_rng_state, choose_precision, restore_rng_state
+from .distributed import DistInfo, all_reduce_max
+from .errors import UserError
+from .meters import MetricSums, topk_correct
+from .progress import progress
+from .rundir import RunDir
+from .schedule import warmup_cosine
+
+
+@dataclass
+class StepResult:
+    """What a step function returns. ``sums`` are per-batch *sums* of per-sample values."""
+
+    loss: torch.Tensor
+    logits: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
+    batch_size: int | None = None
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+StepFn = Callable[[nn.Module, Any], StepResult]
+
+
+def classification_step(model: nn.Module, batch) -> StepResult:
+    """Default step: ``batch = (inputs, labels)``, cross-entropy on the logits."""
+    inputs, targets = batch[0], batch[1]
+    logits = model(inputs)
+    return StepResult(F.cross_entropy(logits, targets), logits, targets)
+
+
+@dataclass
+class EngineConfig:
+    epochs: int = 1
+    warmup_epochs: float = 0.0
+    clip_grad: float | None = None     # max global grad norm; None/<=0 disables
+    print_freq: int = 10               # steps between host syncs / log lines
+    quiet: bool = False
+    topk: tuple[int, ...] = (1, 5)
+    monitor: str = "acc1"              # validation metric that picks model_best
+    monitor_mode: str = "max"          # "max" or "min"
+    channels_last: bool = False        # only honoured on CUDA, for 4-D inputs
+    constant_lr: bool = False          # warmup then constant instead of cosine
+
+
+def move_to(batch, device: torch.device, channels_last: bool = False):
+    """Recursively move tensors to ``device`` (non_blocking from pinned memory)."""
+    if torch.is_tensor(batch):
+        batch = batch.to(device, non_blocking=True)
+        if channels_last and batch.ndim == 4 and batch.is_floating_point():
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(move_to(b, device, channels_last) for b in batch)
+    if isinstance(batch, dict):
+        return {k: move_to(v, device, channels_last) for k, v in batch.items()}
+    return batch
+
+
+class StopRequested(SystemExit):
+    """Raised after a graceful-stop checkpoint; exit status 128 + signal number."""
+
+
+class _SignalCatcher:
+    """First SIGINT/SIGTERM sets a flag (finish the step, save, exit); a second one aborts."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self):
+        if _in_main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(f"\n[signal {signal.Signals(signum).name}] finishing the current step, then saving a "
+              "checkpoint (send again to abort)", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+class Trainer:
+    """Train/evaluate one model; see the module docstring for the division of labour."""
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, val_loader=None, *,
+                 device: torch.device, run: RunDir | None = None, cfg: EngineConfig | None = None,
+                 precision: Precision | None = None, step_fn: StepFn | None = None,
+                 eval_step_fn: StepFn | None = None, arch: str = "model", args: Any = None,
+                 dist_info: DistInfo | None = None, resume_command: str | None = None):
+        self.cfg = cfg or EngineConfig()
+        self.device, self.run, self.arch = device, run, arch
+        self.dist = dist_info or DistInfo()
+        self.precision = precision or choose_precision(device, amp=False)
+        self.channels_last = self.cfg.channels_last and device.type == "cuda"
+        self.model = self._prepare_model(model)
+        self.optimizer = optimizer
+        self.train_loader, self.val_loader = train_loader, val_loader
+        self.step_fn = step_fn or classification_step
+        self.eval_step_fn = eval_step_fn or self.step_fn
+        self.args = plain_args(args) if args is not None else {}
+        self.scaler = self.precision.make_scaler()
+        steps_per_epoch = max(1, len(train_loader)) if train_loader is not None else 1
+        self.steps_per_epoch = steps_per_epoch
+        self.scheduler = warmup_cosine(optimizer, int(round(self.cfg.warmup_epochs * steps_per_epoch)),
+                                       self.cfg.epochs * steps_per_epoch, constant=self.cfg.constant_lr)
+        self.start_epoch, self.start_step = 0, 0
+        self.best_metric: float | None = None
+        self.history: list[dict[str, float]] = []
+        self._resume_meters: dict | None = None
+        self.resume_command = resume_command
+
+    # ----------------------------------------------------------------- setup
+    def _prepare_model(self, model: nn.Module) -> nn.Module:
+        model = model.to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        return model
+
+    @property
+    def module(self) -> nn.Module:
+        """The bare model (without a DDP wrapper): what checkpoints store."""
+        return self.model.module if isinstance(self.model, nn.parallel.DistributedDataParallel) else self.model
+
+    def log(self, message: str) -> None:
+        if self.dist.is_main and not self.cfg.quiet:
+            print(message, flush=True)
+
+    # ---------------------------------------------------------- checkpoints
+    def state(self, epoch: int, step: int, meters: MetricSums | None = None) -> dict:
+        return {"epoch": epoch, "step": step, "arch": self.arch, "state_dict": self.module.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(), "best_metric": self.best_metric, "args": self.args,
+                "rng_state": capture_rng_state(), "history": self.history,
+                "meters": meters.state_dict() if meters is not None else None}
+
+    def save(self, epoch: int, step: int, is_best: bool = False, meters: MetricSums | None = None) -> Path | None:
+        if self.run is None or not self.run.writes:
+            return None
+        return save_checkpoint(self.state(epoch, step, meters), self.run.models, is_best=is_best)
+
+    def resume(self, path: str | Path) -> None:
+        """Restore weights, optimizer, scheduler, scaler, RNG, history and position."""
+        ckpt = load_checkpoint(path, map_location=self.device, expected_arch=self.arch)
+        load_model_weights(self.module, ckpt, path)
+        try:
+            if ckpt.get("optimizer"):
+                self.optimizer.load_state_dict(ckpt["optimizer"])
+            if ckpt.get("scheduler"):
+                self.scheduler.load_state_dict(ckpt["scheduler"])
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise UserError(f"checkpoint {path}: optimizer/scheduler state does not fit ({err}); "
+                            "was it saved with another optimizer (e.g. SGD vs AdamW)?") from None
+        if ckpt.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(ckpt["scaler"])
+        if ckpt.get("rng_state"):
+            restore_rng_state(ckpt["rng_state"])
+        self.start_epoch, self.start_step = int(ckpt.get("epoch", 0)), int(ckpt.get("step", 0))
+        self.best_metric = ckpt.get("best_metric")
+        self.history = list(ckpt.get("history") or [])
+        self._resume_meters = ckpt.get("meters")
+        where = f"epoch {self.start_epoch}" + (f", step {self.start_step}" if self.start_step else "")
+        self.log(f"=> resumed {path}: continuing at {where}")
+
+    # ------------------------------------------------------------- training
+    def _set_epoch(self, loader, epoch: int, skip: int = 0) -> None:
+        sampler = getattr(loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            try:
+                sampler.set_epoch(epoch, skip)
+            except TypeError:  # torch's DistributedSampler has no skip
+                sampler.set_epoch(epoch)
+        gen = getattr(loader, "generator", None)
+        if gen is not None and hasattr(loader, "seed"):
+            gen.manual_seed(loader.seed * 1_000_003 + epoch)
+
+    def _backward_step(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.cfg.clip_grad and self.cfg.clip_grad > 0:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_grad)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+
+    def _accumulate(self, meters: MetricSums, out: StepResult, batch) -> None:
+        n = out.batch_size or (out.targets.shape[0] if out.targets is not None else _batch_len(batch))
+        sums = {"loss": out.loss.detach().float() * n, "nonfinite": (~torch.isfinite(out.loss.detach())).float()}
+        if out.logits is not None and out.targets is not None:
+            sums.update(topk_correct(out.logits.detach(), out.targets, self.cfg.topk))
+        sums.update(out.sums)
+        meters.add(n, **sums)
+
+    def _check_finite(self, meters: MetricSums, epoch: int, step: int) -> dict[str, float]:
+        avg = meters.reduced().averages()
+        if avg.pop("nonfinite", 0.0) > 0 or not math.isfinite(avg.get("loss", 0.0)):
+            kept = self.run.models / "checkpoint.pth.tar" if self.run is not None else "none"
+            raise UserError(f"non-finite loss at epoch {epoch} step {step}: training diverged; nothing was "
+                            f"saved from this epoch (last good checkpoint: {kept}); lower --lr, "
+                            "keep --clip-grad, or try --no-amp")
+        return avg
+
+    def train_one_epoch(self, epoch: int, stopper: _SignalCatcher, skip: int = 0) -> dict[str, float] | None:
+        """One epoch; returns averaged metrics, or None when a signal asked to stop."""
+        self.model.train()
+        meters = MetricSums(self.device)
+        if skip and self._resume_meters:
+            meters.load_state_dict(self._resume_meters)
+        self._set_epoch(self.train_loader, epoch, skip)
+        bar = progress(self.train_loader, desc=f"epoch {epoch}", quiet=self.cfg.quiet or not self.dist.is_main,
+                       total=len(self.train_loader), initial=0)
+        step = skip
+        for batch in bar:
+            batch = move_to(batch, self.device, self.channels_last)
+            with self.precision.autocast():
+                out = self.step_fn(self.model, batch)
+            self._backward_step(out.loss)
+            self._accumulate(meters, out, batch)
+            step += 1
+            global_step = epoch * self.steps_per_epoch + step
+            if step % self.cfg.print_freq == 0:
+                avg = self._check_finite(meters, epoch, step)
+                if self.run is not None:
+                    self.run.tb.add_scalar("train/loss_iter", avg["loss"], global_step)
+                    self.run.tb.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], global_step)
+                bar.set_postfix(_short(avg), refresh=False)
+            if self._stop_requested(stopper):
+                self._check_finite(meters, epoch, step)
+                return self._graceful_stop(stopper, epoch, step, meters)
+        avg = self._check_finite(meters, epoch, step)
+        avg["lr"] = self.optimizer.param_groups[0]["lr"]
+        return avg
+
+    def _stop_requested(self, stopper: _SignalCatcher) -> bool:
+        flag = torch.tensor(float(stopper.signum is not None))
+        if self.dist.enabled:  # every rank must stop at the same step
+            flag = all_reduce_max(flag.to(self.device)).cpu()
+        return bool(flag.item())
+
+    def _graceful_stop(self, stopper: _SignalCatcher, epoch: int, step: int, meters: MetricSums):
+        path = self.save(epoch, step, meters=meters)
+        signum = stopper.signum or signal.SIGTERM
+        if self.dist.is_main:
+            cmd = self.resume_command or f"{sys.executable} {' '.join(_argv_without_resume())}"
+            print(f"stopped by {signal.Signals(signum).name} at epoch {epoch} step {step}; checkpoint: {path}\n"
+                  f"resume with:\n  {cmd} --resume {path}", file=sys.stderr, flush=True)
+        raise StopRequested(128 + int(signum))
+
+    @torch.no_grad()
+    def evaluate(self, loader, step_fn: StepFn | None = None, desc: str = "eval") -> dict[str, float]:
+        """Average loss/top-k (and extra sums) over ``loader`` with the model in eval mode."""
+        step_fn = step_fn or self.eval_step_fn
+        was_training = self.model.training
+        self.model.eval()
+        meters = MetricSums(self.device)
+        for batch in progress(loader, desc=desc, quiet=self.cfg.quiet or not self.dist.is_main):
+            batch = move_to(batch, self.device, self.channels_last)
+            with self.precision.autocast():
+                out = step_fn(self.model, batch)
+            self._accumulate(meters, out, batch)
+        self.model.train(was_training)
+        avg = meters.reduced().averages()
+        avg.pop("nonfinite", None)
+        return avg
+
+    def _is_better(self, value: float) -> bool:
+        if self.best_metric is None:
+            return True
+        return value > self.best_metric if self.cfg.monitor_mode == "max" else value < self.best_metric
+
+    def fit(self) -> list[dict[str, float]]:
+        """Train from ``start_epoch``; returns the per-epoch history (also in checkpoints)."""
+        with _SignalCatcher() as stopper:
+            for epoch in range(self.start_epoch, self.cfg.epochs):
+                skip, self.start_step = self.start_step, 0
+                t0 = time.perf_counter()
+                train = self.train_one_epoch(epoch, stopper, skip)
+                record = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in train.items()}}
+                if self.val_loader is not None:
+                    record.update({f"val_{k}": v for k, v in self.evaluate(self.val_loader).items()})
+                record["epoch_seconds"] = time.perf_counter() - t0
+                self._end_epoch(epoch, record)
+                if self._stop_requested(stopper):
+                    self._graceful_stop(stopper, epoch + 1, 0, None)
+        return self.history
+
+    def _end_epoch(self, epoch: int, record: dict[str, float]) -> None:
+        key = f"val_{self.cfg.monitor}" if f"val_{self.cfg.monitor}" in record else f"train_{self.cfg.monitor}"
+        value = record.get(key)
+        is_best = value is not None and self._is_better(value)
+        if is_best:
+            self.best_metric = value
+        self.history.append(record)
+        self.save(epoch + 1, 0, is_best=is_best)
+        if self.run is not None:
+            for name, val in record.items():
+                if name != "epoch":
+                    self.run.tb.add_scalar(name.replace("_", "/", 1), val, epoch + 1)
+            self.run.tb.flush()
+        self.log(f"epoch {epoch + 1}/{self.cfg.epochs} " + " ".join(
+            f"{k}={v:.4g}" for k, v in record.items() if k != "epoch") + (" *best*" if is_best else ""))
+
+    def final_metrics(self) -> dict[str, float]:
+        """Flat metrics of the last epoch plus the best monitored value."""
+        out = dict(self.history[-1]) if self.history else {}
+        out.pop("epoch_seconds", None)
+        out["epochs"] = out.pop("epoch", 0)
+        out[f"best_val_{self.cfg.monitor}"] = self.best_metric
+        return out
+
+
+def _batch_len(batch) -> int:
+    first = batch[0] if isinstance(batch, (list, tuple)) else batch
+    return int(first.shape[0]) if torch.is_tensor(first) else len(first)
+
+
+def _short(avg: dict[str, float]) -> dict[str, str]:
+    return {k: f"{v:.3g}" for k, v in avg.items() if k in ("loss", "acc1", "acc5")}
+
+
+def _argv_without_resume() -> list[str]:
+    """sys.argv minus any previous ``--resume X`` so the printed command is exact."""
+    argv, out, skip = sys.argv, [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--resume":
+            skip = True
+            continue
+        if arg.startswith("--resume="):
+            continue
+        out.append(arg)
+    return out

@@ -1,0 +1,44 @@
+"""User-facing errors: one clear line, a non-zero exit, no traceback.
+
+Library code raises :class:`UserError` for anything the user can fix (a bad path,
+a checkpoint of another architecture, a diverged run).  Entry scripts wrap their
+``main`` with :func:`cli_main`, which prints ``error: <message>`` and exits with
+status 2 instead of dumping a traceback.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Callable, TypeVar
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+class UserError(RuntimeError):
+    """An error whose message tells the user what is wrong and how to fix it."""
+
+
+def cli_main(func: F) -> F:
+    """Decorator for entry-point ``main`` functions: UserError -> one line + exit 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_file(path, what: str, hint: str) -> None:
+    """Raise a UserError unless ``path`` is an existing, readable, non-empty file."""
+    import os
+
+    if not os.path.isfile(path):
+        raise UserError(f"{what} not found: {path} ({hint})")
+    if os.path.getsize(path) == 0:
+        raise UserError(f"{what} is empty: {path} ({hint})")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"{what} is not readable: {path} (check its permissions)")

@@ -1,0 +1,146 @@
+"""Run directories: ``logs/<assignment>/exp_<YYYY-mm-dd_HH-MM-SS>/``.
+
+Layout::
+
+    events.out.tfevents.*      TensorBoard scalars/images
+    models/checkpoint.pth.tar  latest, every epoch
+    models/model_best.pth.tar  best validation metric so far
+    figures/*.png              plots (captions in figures/captions.json)
+    config.json                args, git SHA, library versions, device
+    metrics.json               final numbers, flat keys
+
+Only rank 0 writes; other ranks get a RunDir whose writers do nothing.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+from .io import atomic_write_json, read_json
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def git_sha() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+        sha = out.stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True,
+                               text=True, timeout=5).stdout.strip()
+        return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def library_versions() -> dict:
+    import numpy
+    import torch
+
+    versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
+    try:
+        import torchvision
+
+        versions["torchvision"] = torchvision.__version__
+    except ImportError:
+        pass
+    versions["cuda"] = torch.version.cuda or "none"
+    return versions
+
+
+def default_run_path(assignment: str, root: str | os.PathLike = "logs") -> Path:
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    path = Path(root) / assignment / f"exp_{stamp}"
+    suffix = 1
+    while path.exists():  # two runs started in the same second
+        path = Path(root) / assignment / f"exp_{stamp}_{suffix}"
+        suffix += 1
+    return path
+
+
+class RunDir:
+    """A run's output folder. ``writes=False`` (non-zero ranks) turns every write into a no-op."""
+
+    def __init__(self, path: str | os.PathLike, *, writes: bool = True, resuming: bool = False):
+        self.path = Path(path)
+        self.writes = writes
+        self._tb = None
+        if not writes:
+            return
+        if not resuming and (self.path / "metrics.json").exists() or (
+                not resuming and (self.path / "models" / "checkpoint.pth.tar").exists()):
+            raise UserError(f"run directory {self.path} already holds a run; pass another --logdir, "
+                            f"or --resume {self.path / 'models' / 'checkpoint.pth.tar'} to continue it")
+        for sub in ("", "models", "figures"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def create(cls, assignment: str, logdir: str | None = None, *, resume: str | None = None,
+               writes: bool = True) -> "RunDir":
+        """``--logdir`` if given; else the run being resumed; else a new timestamped folder."""
+        if logdir:
+            return cls(logdir, writes=writes, resuming=bool(resume))
+        if resume:
+            resumed = Path(resume).resolve().parent
+            if resumed.name == "models":
+                return cls(resumed.parent, writes=writes, resuming=True)
+        return cls(default_run_path(assignment), writes=writes)
+
+    @property
+    def models(self) -> Path:
+        return self.path / "models"
+
+    @property
+    def figures(self) -> Path:
+        return self.path / "figures"
+
+    def figure_path(self, name: str) -> Path:
+        return self.figures / (name if name.endswith(".png") else f"{name}.png")
+
+    @property
+    def tb(self):
+        """Lazily created TensorBoard SummaryWriter (a do-nothing stub when not writing)."""
+        if self._tb is None:
+            if self.writes:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(log_dir=str(self.path))
+            else:
+                self._tb = _NullWriter()
+        return self._tb
+
+    def write_config(self, args: Any, device: Any = None, extra: dict | None = None) -> None:
+        if not self.writes:
+            return
+        from .checkpoint import plain_args
+
+        config = {"args": plain_args(args), "git_sha": git_sha(), "versions": library_versions(),
+                  "device": str(device), "command": " ".join(sys.argv)}
+        if device is not None and getattr(device, "type", None) == "cuda":
+            import torch
+
+            config["device_name"] = torch.cuda.get_device_name(device)
+        config.update(extra or {})
+        atomic_write_json(self.path / "config.json", config)
+
+    def write_metrics(self, metrics: dict) -> None:
+        """Merge flat ``metrics`` into metrics.json (atomic)."""
+        if not self.writes:
+            return
+        merged = read_json(self.path / "metrics.json", {}) or {}
+        merged.update(metrics)
+        atomic_write_json(self.path / "metrics.json", merged)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+class _NullWriter:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None

@@ -1,0 +1,1 @@
+"""functaset assignment package."""

@@ -1,0 +1,1 @@
+"""miniplaces assignment package."""
