@@ -1,0 +1,148 @@
+"""Functaset data: safe loading, validation, DataLoaders, decoding vectors to images.
+
+A functaset split is a joblib/pickle file ``<name>_<split>.pkl`` holding a list of
+``{'modul': float32[D], 'label': int}`` (the course: ``fmnist_{train,val,test}.pkl``,
+D = 512, about 35k/5k/10k items) next to the SIREN checkpoint ``modSiren.pth``.
+Files made by ``make_functaset`` also carry ``functaset.json`` saying what data they hold.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import TensorDataset
+
+from common.data import make_loader
+from common.errors import UserError
+
+from .safe_pickle import safe_load
+
+FMNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+SPLITS = ("train", "val", "test")
+COURSE_PATH = Path("/datasets/functaset")
+LOCAL_PATH = Path("data/functaset")
+SIREN_FILE = "modSiren.pth"
+INFO_FILE = "functaset.json"
+
+
+def default_data_path() -> Path:
+    """``/datasets/functaset`` on the course servers, else ``data/functaset``."""
+    return COURSE_PATH if COURSE_PATH.is_dir() else LOCAL_PATH
+
+
+def split_path(data_dir, split: str, name: str = "fmnist") -> Path:
+    return Path(data_dir) / f"{name}_{split}.pkl"
+
+
+def detect_name(data_dir) -> str:
+    """``fmnist`` if its train file exists, else the single ``<name>_train.pkl`` in the folder."""
+    data_dir = Path(data_dir)
+    if split_path(data_dir, "train").is_file():
+        return "fmnist"
+    names = sorted(p.name[: -len("_train.pkl")] for p in data_dir.glob("*_train.pkl"))
+    if len(names) == 1:
+        return names[0]
+    if not data_dir.is_dir():
+        raise UserError(f"functaset folder not found: {data_dir} (pass -p/--data-path; on the course server it "
+                        f"is {COURSE_PATH}; offline, build one: python -m functaset.make_functaset --source digits "
+                        f"--preset demo --out {LOCAL_PATH})")
+    found = ", ".join(names) or "none"
+    raise UserError(f"{data_dir}: expected fmnist_train.pkl or exactly one <name>_train.pkl (found: {found}); "
+                    "pass --name to choose")
+
+
+def validate_items(items, path, modul_dim: int | None = 512, num_classes: int = 10):
+    """List of dicts -> (float32 (N, D) array, int64 (N,) array), or a UserError naming the problem."""
+    if not isinstance(items, list) or not items:
+        raise UserError(f"{path}: expected a non-empty list of {{'modul', 'label'}} dicts, got {type(items).__name__}")
+    vectors, labels = [], []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or "modul" not in item or "label" not in item:
+            raise UserError(f"{path}: item {i} is not a dict with keys 'modul' and 'label'")
+        vec = np.asarray(item["modul"], dtype=np.float32).reshape(-1)
+        if modul_dim is not None and vec.shape[0] != modul_dim:
+            raise UserError(f"{path}: item {i} has a modulation of length {vec.shape[0]}, expected {modul_dim} "
+                            "(wrong file, or pass the matching SIREN size)")
+        label = item["label"]
+        if isinstance(label, np.ndarray) and label.size == 1:
+            label = label.reshape(()).item()
+        if isinstance(label, (bool, np.bool_)) or not float(label).is_integer() or not 0 <= int(label) < num_classes:
+            raise UserError(f"{path}: item {i} has label {label!r}; labels must be integers 0..{num_classes - 1}")
+        vectors.append(vec)
+        labels.append(int(label))
+    vectors = np.stack(vectors)  # (N, D)
+    if modul_dim is None and len({v.shape[0] for v in vectors}) != 1:
+        raise UserError(f"{path}: modulation vectors have different lengths")
+    if not np.isfinite(vectors).all():
+        raise UserError(f"{path}: some modulation vectors contain NaN or inf")
+    return vectors, np.asarray(labels, dtype=np.int64)
+
+
+def load_split(data_dir=None, split: str = "train", name: str | None = None,
+               modul_dim: int | None = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """Vectors ``(N, D)`` float32 and labels ``(N,)`` int64 of one split, loaded safely."""
+    if split not in SPLITS:
+        raise UserError(f"mode/split must be one of {SPLITS}, got {split!r}")
+    data_dir = Path(data_dir or default_data_path())
+    path = split_path(data_dir, split, name or detect_name(data_dir))
+    if not path.is_file():
+        raise UserError(f"functaset file not found: {path} (check -p/--data-path and --name)")
+    vectors, labels = validate_items(safe_load(path), path, modul_dim)
+    return torch.from_numpy(vectors), torch.from_numpy(labels)
+
+
+def get_fmnist_functa(data_dir=None, batch_size: int = 256, mode: str = "train", *, name: str | None = None,
+                      num_workers: int = 0, seed: int = 0, dist_info=None, device=None, modul_dim: int | None = 512):
+    """DataLoader of ``(vector (B, D), label (B,))``; only the train split is shuffled."""
+    vectors, labels = load_split(data_dir, mode, name, modul_dim)
+    return make_loader(TensorDataset(vectors, labels), batch_size, train=mode == "train", seed=seed,
+                       workers=num_workers, dist_info=dist_info, device=device)
+
+
+def write_split(path, vectors, labels) -> Path:
+    """Write a split in the course format (joblib, list of dicts), atomically."""
+    import joblib
+
+    from common.io import atomic_write
+
+    vectors = np.asarray(vectors, dtype=np.float32)
+    items = [{"modul": vectors[i].copy(), "label": int(labels[i])} for i in range(len(vectors))]
+    return atomic_write(path, lambda tmp: joblib.dump(items, tmp))
+
+
+def read_info(data_dir) -> dict:
+    """The ``functaset.json`` of a folder made by make_functaset ({} for the course files)."""
+    path = Path(data_dir) / INFO_FILE
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def data_label(data_dir, name: str) -> str:
+    """How results on this folder are labelled: the source a builder recorded, or the course files."""
+    info = read_info(data_dir)
+    if info.get("data"):
+        return f"functaset of {info['data']} built by make_functaset ({os.fspath(data_dir)})"
+    return f"{name} functaset files at {os.fspath(data_dir)} (course Fashion-MNIST functaset format)"
+
+
+def class_names(data_dir, num_classes: int = 10) -> list[str]:
+    names = read_info(data_dir).get("class_names")
+    return list(names) if names else (FMNIST_CLASSES if num_classes == 10 else [str(i) for i in range(num_classes)])
+
+
+@torch.no_grad()
+def vec_to_img(inr: torch.nn.Module, vec: torch.Tensor) -> torch.Tensor:
+    """Decode ``(D,) -> (H, W)`` or ``(N, D) -> (N, H, W)`` on the SIREN's device, returned on the CPU."""
+    device = next(inr.parameters()).device
+    was_training = inr.training
+    inr.eval()
+    try:
+        return inr(vec.to(device, torch.float32)).cpu()
+    finally:
+        inr.train(was_training)
