@@ -312,10 +312,15 @@ class Trainer:
             return True
         return value > self.best_metric if self.cfg.monitor_mode == "max" else value < self.best_metric
 
-    def fit(self) -> list[dict[str, float]]:
-        """Train from ``start_epoch``; returns the per-epoch history (also in checkpoints)."""
+    def fit(self, stop_epoch: int | None = None) -> list[dict[str, float]]:
+        """Train from ``start_epoch`` up to ``cfg.epochs`` (or stop early after ``stop_epoch``).
+
+        Returns the per-epoch history (also stored in every checkpoint). The LR schedule
+        always spans ``cfg.epochs``, so stopping early and resuming changes nothing.
+        """
+        last = self.cfg.epochs if stop_epoch is None else min(stop_epoch, self.cfg.epochs)
         with _SignalCatcher() as stopper:
-            for epoch in range(self.start_epoch, self.cfg.epochs):
+            for epoch in range(self.start_epoch, last):
                 skip, self.start_step = self.start_step, 0
                 t0 = time.perf_counter()
                 train = self.train_one_epoch(epoch, stopper, skip)

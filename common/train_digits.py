@@ -12,6 +12,7 @@ import argparse
 
 import torch
 import torch.nn as nn
+from torch.utils.data import Subset
 
 from common.cli import add_engine_args, setup_run
 from common.data import make_loader
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clip-grad", type=float, default=1.0, help="max gradient norm (0 disables)")
     parser.add_argument("-j", "--workers", type=int, default=0, help="DataLoader worker processes")
     parser.add_argument("-p", "--print-freq", type=int, default=10, help="steps between host syncs / logs")
+    parser.add_argument("--train-size", type=int, default=None,
+                        help="use only the first N training images (e.g. a multiple of the batch size)")
     parser.add_argument("--dry-run", action="store_true", help="tiny run: 1 epoch")
     add_engine_args(parser, resume=True)
     return parser
@@ -59,6 +62,8 @@ def main(argv=None) -> dict:
         args.epochs = 1
     ctx = setup_run(args, "digits")
     train_set, val_set, test_set = DigitsMNIST("train"), DigitsMNIST("val"), DigitsMNIST("test")
+    if args.train_size:
+        train_set = Subset(train_set, range(min(args.train_size, len(train_set))))
     loader = lambda ds, train: make_loader(ds, args.batch_size, train=train, seed=args.seed, workers=args.workers,
                                            dist_info=ctx.dist, device=ctx.device)
     model = SmallCNN()
