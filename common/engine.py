@@ -89,7 +89,7 @@ class StopRequested(SystemExit):
 
 
 class _SignalCatcher:
-    """First SIGINT/SIGTERM sets a flag (finish the step, save, exit); a second one aborts."""
+    """First SIGINT/SIGTERM/SIGHUP sets a flag (finish the step, save, exit); a second one aborts."""
 
     def __init__(self):
         self.signum: int | None = None
@@ -97,7 +97,8 @@ class _SignalCatcher:
 
     def __enter__(self):
         if _in_main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            # SIGHUP too: `tmux kill-session` and closed SSH terminals send it.
+            for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
 

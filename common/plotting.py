@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .io import atomic_write, atomic_write_json, read_json  # noqa: E402
@@ -44,7 +45,8 @@ def _style(ax, title: str, xlabel: str, ylabel: str, legend: bool = True) -> Non
 def plot_training_curves(history: Sequence[dict], path, *, title: str, caption: str) -> Path:
     """Loss, learning rate and accuracies (train/val) per epoch, from the engine's history."""
     epochs = [h["epoch"] for h in history]
-    panels = [("loss", "loss"), ("acc1", "top-1 accuracy (%)"), ("acc5", "top-5 accuracy (%)"), ("lr", "learning rate")]
+    panels = [("loss", "loss"), ("acc1", "top-1 accuracy (%)"), ("acc5", "top-5 accuracy (%)"),
+              ("lr", "learning rate (end of epoch)")]
     panels = [(k, lab) for k, lab in panels if any(f"train_{k}" in h or f"val_{k}" in h for h in history)]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     for ax, (key, label) in zip(axes[0], panels):
@@ -52,7 +54,8 @@ def plot_training_curves(history: Sequence[dict], path, *, title: str, caption: 
             values = [h.get(f"{split}_{key}") for h in history]
             if any(v is not None for v in values):
                 ax.plot(epochs, [np.nan if v is None else v for v in values], style, ms=3, label=split)
-        _style(ax, label, "epoch", label)
+        _style(ax, label, "epoch", label, legend=key != "lr")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title)
     return save_figure(fig, path, caption)
 
