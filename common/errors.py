@@ -42,3 +42,13 @@ def require_file(path, what: str, hint: str) -> None:
         raise UserError(f"{what} is empty: {path} ({hint})")
     if not os.access(path, os.R_OK):
         raise UserError(f"{what} is not readable: {path} (check its permissions)")
+
+
+def require_dir(path, what: str, hint: str) -> None:
+    """Raise a UserError unless ``path`` is an existing directory with something in it."""
+    import os
+
+    if not os.path.isdir(path):
+        raise UserError(f"{what} not found: {path} ({hint})")
+    if not any(os.scandir(path)):
+        raise UserError(f"{what} is empty: {path} ({hint})")
