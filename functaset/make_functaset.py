@@ -1,0 +1,195 @@
+"""Build a functaset in the course format from an image dataset (beyond the course).
+
+    python -m functaset.make_functaset --source digits --preset demo --out data/functaset_digits
+    python -m functaset.make_functaset --source fmnist --preset course --out data/functaset --download
+
+Writes ``<name>_{train,val,test}.pkl`` (joblib list of ``{'modul', 'label'}``, readable by
+the course's ``joblib.load``), ``modSiren.pth`` (``{'epoch', 'state_dict', 'loss', 'config'}``)
+and ``functaset.json`` (what data it holds, sizes, PSNR per split).
+Stage 1 meta-learns the shared SIREN with the common engine (checkpoints every epoch,
+``--resume`` continues it); stage 2 fits every image's modulation, batched.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import TensorDataset
+
+from common.checkpoint import atomic_torch_save, load_checkpoint, load_model_weights
+from common.cli import add_engine_args, setup_run
+from common.data import make_loader
+from common.engine import EngineConfig, Trainer
+from common.errors import UserError, cli_main
+from common.io import atomic_write_json
+from common.plotting import plot_image_grid, plot_training_curves
+
+from .SIREN import ModulatedSIREN
+from .fitting import fit_dataset, make_meta_step, to_unit_float
+from .sources import default_source_root, limit, load_source
+from .utils import INFO_FILE, SIREN_FILE, split_path, write_split
+
+PRESETS = {
+    # The course functaset: SIREN 256 x 10, 512-d modulations, 20 fitting steps.
+    "course": dict(hidden=256, depth=10, modul_dim=512, w0=30.0, meta_epochs=20, meta_batch=128, meta_lr=1e-4,
+                   inner_steps=3, inner_lr=0.01, fit_steps=20, fit_lr=0.01, fit_batch=128,
+                   train_size=35000, val_size=5000, limit=None),
+    # Small and CPU-friendly (the demo): a 32 x 3 SIREN, 32-d modulations.
+    "demo": dict(hidden=32, depth=3, modul_dim=32, w0=30.0, meta_epochs=3, meta_batch=32, meta_lr=1e-3,
+                 inner_steps=3, inner_lr=0.01, fit_steps=10, fit_lr=0.01, fit_batch=64,
+                 train_size=None, val_size=5000, limit=None),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", choices=["fmnist", "mnist", "digits"], default="digits",
+                   help="image dataset: Fashion-MNIST, MNIST (torchvision) or the embedded sklearn digits "
+                        "(offline) (default: digits)")
+    p.add_argument("--source-path", default=None,
+                   help=f"torchvision root for fmnist/mnist (default: {default_source_root()})")
+    p.add_argument("--download", action="store_true", help="let torchvision download fmnist/mnist if missing")
+    p.add_argument("--out", required=True, help="output folder (must not already hold a functaset)")
+    p.add_argument("--name", default=None, help="file prefix <name>_{train,val,test}.pkl "
+                                                "(default: fmnist for --source fmnist, else the source name)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="demo", help="sizes and schedules (default: demo)")
+    sizes = p.add_argument_group("overrides of the preset (default: the preset's value)")
+    for flag, typ, text in [("hidden", int, "SIREN width"), ("depth", int, "SIREN layers"),
+                            ("modul-dim", int, "modulation vector length"), ("w0", float, "SIREN frequency"),
+                            ("meta-epochs", int, "stage 1 epochs over the train split (0: skip meta-learning)"),
+                            ("meta-batch", int, "stage 1 images per outer step"), ("meta-lr", float, "outer Adam LR"),
+                            ("inner-steps", int, "stage 1 inner SGD steps"), ("inner-lr", float, "inner SGD LR"),
+                            ("fit-steps", int, "stage 2 steps per image"), ("fit-lr", float, "stage 2 SGD LR"),
+                            ("fit-batch", int, "stage 2 images fitted at once"),
+                            ("train-size", int, "training images taken from the source's train set"),
+                            ("val-size", int, "validation images taken from the source's train set"),
+                            ("limit", int, "use only the first N images of every split (quick runs)")]:
+        sizes.add_argument(f"--{flag}", type=typ, default=None, help=text)
+    p.add_argument("--second-order", action="store_true", help="differentiate through the inner steps")
+    p.add_argument("--fit-optimizer", choices=["sgd", "lbfgs"], default="sgd",
+                   help="stage 2 optimiser: SGD from zero (the reference) or L-BFGS (default: sgd)")
+    p.add_argument("--clip-grad", type=float, default=1.0, help="stage 1 gradient-norm clip (default: 1)")
+    p.add_argument("--siren", default=None, help="skip stage 1: use this modSiren.pth (e.g. the course one)")
+    add_engine_args(p, training=False, resume=True)
+    return p
+
+
+def resolve_settings(args) -> dict:
+    """The preset with every flag the user gave laid over it."""
+    settings = dict(PRESETS[args.preset])
+    for key in settings:
+        value = getattr(args, key, None)
+        if value is not None:
+            settings[key] = value
+    settings["second_order"] = args.second_order
+    return settings
+
+
+def check_out_dir(out: Path, name: str) -> None:
+    """Nothing saved gets overwritten: refuse a folder that already holds this functaset."""
+    existing = [p for p in [*(split_path(out, s, name) for s in ("train", "val", "test")), out / SIREN_FILE]
+                if p.exists()]
+    if existing:
+        raise UserError(f"{out} already holds {existing[0].name}; choose another --out (nothing was overwritten)")
+
+
+def meta_learn(inr: ModulatedSIREN, images: torch.Tensor, s: dict, args, ctx) -> Trainer:
+    """Stage 1 on the common engine: outer Adam over the SIREN, inner SGD over modulations."""
+    loader = make_loader(TensorDataset(to_unit_float(images)), s["meta_batch"], train=True, seed=args.seed,
+                         device=ctx.device, drop_last=True)
+    opt = torch.optim.Adam(inr.parameters(), lr=s["meta_lr"])
+    cfg = EngineConfig(epochs=s["meta_epochs"], clip_grad=args.clip_grad, quiet=args.quiet, topk=(1,),
+                       monitor="psnr", monitor_mode="max", constant_lr=True, print_freq=10)
+    trainer = Trainer(inr, opt, loader, None, device=ctx.device, run=ctx.run, cfg=cfg, precision=ctx.precision,
+                      step_fn=make_meta_step(s["inner_steps"], s["inner_lr"], s["second_order"]),
+                      arch=f"modsiren_{s['hidden']}x{s['depth']}_m{s['modul_dim']}", args=args)
+    if args.resume:
+        trainer.resume(args.resume)
+    trainer.fit()
+    return trainer
+
+
+def shared_siren(s: dict, args, ctx, train_images) -> tuple[ModulatedSIREN, list]:
+    """The SIREN every image shares: loaded (--siren) or meta-learned now."""
+    inr = ModulatedSIREN(hidden=s["hidden"], depth=s["depth"], modul_features=s["modul_dim"], w0=s["w0"])
+    if args.siren:
+        ckpt = load_checkpoint(args.siren, map_location="cpu")
+        load_model_weights(inr, ckpt, args.siren)
+        return inr.to(ctx.device), []
+    if s["meta_epochs"] <= 0:
+        return inr.to(ctx.device), []
+    trainer = meta_learn(inr, train_images, s, args, ctx)
+    return trainer.module, trainer.history
+
+
+def fit_splits(inr, data: dict, s: dict, args, ctx, out: Path, name: str) -> dict:
+    """Stage 2 for every split; writes the .pkl files and returns PSNR statistics."""
+    stats = {}
+    for split in ("train", "val", "test"):
+        images, labels = limit(data[split], s["limit"])
+        t0 = time.perf_counter()
+        vectors, psnrs = fit_dataset(inr, images, steps=s["fit_steps"], lr=s["fit_lr"], batch_size=s["fit_batch"],
+                                     device=ctx.device, optimizer=args.fit_optimizer, desc=f"fit {split}",
+                                     quiet=args.quiet)
+        write_split(split_path(out, split, name), vectors.numpy(), labels.numpy())
+        stats[split] = {"n": len(labels), "psnr_mean": float(psnrs.mean()), "psnr_std": float(psnrs.std()),
+                        "seconds": time.perf_counter() - t0}
+        if not args.quiet:
+            print(f"{split}: {len(labels)} images, PSNR {psnrs.mean():.2f} +- {psnrs.std():.2f} dB", flush=True)
+        if split == "test":
+            stats["_preview"] = (images[:8], vectors[:8])
+    return stats
+
+
+def save_outputs(inr, history, stats, data, s, args, ctx, out: Path, name: str) -> dict:
+    """modSiren.pth, functaset.json, metrics.json and the figures."""
+    config = inr.config()
+    loss = history[-1].get("train_loss") if history else None
+    atomic_torch_save({"epoch": len(history), "state_dict": inr.state_dict(), "loss": loss, "config": config},
+                      out / SIREN_FILE)
+    images, vectors = stats.pop("_preview")
+    info = {"data": data["data"], "source": args.source, "preset": args.preset, "name": name, "config": config,
+            "settings": s, "class_names": data["class_names"], "splits": stats}
+    atomic_write_json(out / INFO_FILE, info)
+    with torch.no_grad():
+        decoded = inr(vectors.to(ctx.device)).clamp(0, 1).cpu()  # (8, H, W)
+    grid = [*to_unit_float(images), *decoded]
+    titles = [f"original {i}" for i in range(len(images))] + [f"decoded {i}" for i in range(len(images))]
+    plot_image_grid(grid, titles, ctx.run.figure_path("reconstructions"), ncols=len(images),
+                    title=f"Functa reconstructions ({args.source}, test split)",
+                    caption=f"Top: images; bottom: SIREN decoded from fitted modulations; data: {data['data']}.")
+    if history:
+        plot_training_curves(history, ctx.run.figure_path("meta_learning"), title="Stage 1 meta-learning",
+                             caption=f"Outer loss per epoch (train split); data: {data['data']}.")
+    metrics = {"data": data["data"], "out": str(out), **{f"psnr_{k}": v["psnr_mean"] for k, v in stats.items()},
+               **{f"n_{k}": v["n"] for k, v in stats.items()}}
+    ctx.run.write_metrics(metrics)
+    return metrics
+
+
+@cli_main
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
+    s = resolve_settings(args)
+    out = Path(args.out)
+    name = args.name or args.source
+    check_out_dir(out, name)
+    ctx = setup_run(args, "functaset")
+    data = load_source(args.source, args.source_path, download=args.download, train_size=s["train_size"],
+                       val_size=s["val_size"], seed=args.seed)
+    train_images, _ = limit(data["train"], s["limit"])
+    inr, history = shared_siren(s, args, ctx, train_images)
+    out.mkdir(parents=True, exist_ok=True)
+    stats = fit_splits(inr, data, s, args, ctx, out, name)
+    metrics = save_outputs(inr, history, stats, data, s, args, ctx, out, name)
+    if not args.quiet:
+        print(f"functaset written to {out} (data: {data['data']}); run: {ctx.run.path}")
+    ctx.run.close()
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
