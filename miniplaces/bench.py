@@ -1,0 +1,140 @@
+"""Benchmark: unfold convolution (``custom_conv2d``) against ``F.conv2d`` on SimpleNet's shapes.
+
+    python scripts/bench.py conv                       # batch 32, 128x128 input, CPU
+    python -m miniplaces.bench --device cuda --reps 20
+
+For every convolution of SimpleNet (shapes recorded by running the model once) it
+times forward+backward of one layer for both implementations, interleaved so that
+machine load hits both alike, and sums the bytes each keeps for backward (via
+``torch.autograd.graph.saved_tensors_hooks``).  It prints the per-shape ratios
+custom / F.conv2d and their geometric means.  The first layer's input does not need a
+gradient (it is the image), exactly as in training.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from common.device import resolve_device, synchronize
+
+from .student_code import SimpleNet, custom_conv2d
+
+
+def simplenet_conv_shapes(batch: int, size: int) -> list[dict]:
+    """Input shape and hyper-parameters of each conv of SimpleNet for a ``(batch, 3, size, size)`` input."""
+    model, shapes = SimpleNet(), []
+
+    def record(module, inputs, output):
+        shapes.append({"input": tuple(inputs[0].shape), "out_channels": module.out_channels,
+                       "kernel": module.kernel_size[0], "stride": module.stride[0], "padding": module.padding[0]})
+
+    hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        model(torch.zeros(1, 3, size, size))
+    for h in hooks:
+        h.remove()
+    for s in shapes:
+        s["input"] = (batch,) + s["input"][1:]
+    return shapes
+
+
+def saved_bytes(fn, *args) -> int:
+    """Bytes of the distinct tensors autograd saves for backward while running ``fn(*args)``."""
+    seen: dict[tuple, int] = {}
+
+    def pack(t: torch.Tensor):
+        seen[(t.data_ptr(), t.dtype, tuple(t.shape))] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn(*args)
+    del out
+    return sum(seen.values())
+
+
+def time_fwd_bwd(fn, args, grad: torch.Tensor, device: torch.device) -> float:
+    """Seconds for one forward + backward of ``fn(*args)``."""
+    for a in args:
+        if a is not None and a.grad is not None:
+            a.grad = None
+    synchronize(device)
+    start = time.perf_counter()
+    fn(*args).backward(grad)
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def bench_shape(shape: dict, device: torch.device, reps: int, first: bool) -> dict:
+    """Median fwd+bwd time and saved bytes of both implementations on one conv shape."""
+    x = torch.randn(shape["input"], device=device, requires_grad=not first)
+    w = torch.randn(shape["out_channels"], x.shape[1], shape["kernel"], shape["kernel"], device=device,
+                    requires_grad=True)
+    b = torch.randn(shape["out_channels"], device=device, requires_grad=True)
+    stride, padding = shape["stride"], shape["padding"]
+    impls = {"custom": lambda x, w, b: custom_conv2d(x, w, b, stride, padding),
+             "torch": lambda x, w, b: F.conv2d(x, w, b, stride, padding)}
+    grad = torch.randn_like(impls["torch"](x, w, b))
+    times: dict[str, list[float]] = {name: [] for name in impls}
+    for rep in range(reps + 1):  # rep 0 warms up allocators and kernels
+        for name, fn in impls.items():
+            seconds = time_fwd_bwd(fn, (x, w, b), grad, device)
+            if rep:
+                times[name].append(seconds)
+    row = {f"{name}_ms": 1000 * statistics.median(t) for name, t in times.items()}
+    row.update({f"{name}_saved_MB": saved_bytes(fn, x, w, b) / 2**20 for name, fn in impls.items()})
+    row["time_ratio"] = row["custom_ms"] / row["torch_ms"]
+    row["memory_ratio"] = row["custom_saved_MB"] / row["torch_saved_MB"]
+    return row
+
+
+def geometric_mean(values) -> float:
+    values = list(values)
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def describe(shape: dict) -> str:
+    b, c, h, w = shape["input"]
+    return f"{c:>3}->{shape['out_channels']:<3} k{shape['kernel']} s{shape['stride']} p{shape['padding']} @{h}x{w}"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size of every layer's input")
+    parser.add_argument("--image-size", type=int, default=128, help="SimpleNet input resolution")
+    parser.add_argument("--reps", type=int, default=5, help="timed repetitions per implementation (median)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto")
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    shapes = simplenet_conv_shapes(args.batch_size, args.image_size)
+    print(f"custom unfold conv vs F.conv2d, fwd+bwd, batch {args.batch_size}, {args.image_size}x{args.image_size}, "
+          f"{device}, torch threads {torch.get_num_threads()}, median of {args.reps}")
+    print(f"{'layer':<28}{'custom ms':>10}{'torch ms':>10}{'time x':>8}{'saved MB c/t':>16}{'mem x':>7}")
+    rows = []
+    for i, shape in enumerate(shapes):
+        row = {"layer": describe(shape), **bench_shape(shape, device, args.reps, first=i == 0)}
+        rows.append(row)
+        print(f"{row['layer']:<28}{row['custom_ms']:>10.1f}{row['torch_ms']:>10.1f}{row['time_ratio']:>8.2f}"
+              f"{row['custom_saved_MB']:>8.1f}/{row['torch_saved_MB']:<7.1f}{row['memory_ratio']:>7.2f}", flush=True)
+    summary = {"geomean_time_ratio": geometric_mean(r["time_ratio"] for r in rows),
+               "geomean_memory_ratio": geometric_mean(r["memory_ratio"] for r in rows),
+               "device": str(device), "batch_size": args.batch_size, "image_size": args.image_size, "rows": rows}
+    print(f"geometric mean: time ratio {summary['geomean_time_ratio']:.2f} (target <= 1.5), "
+          f"saved-memory ratio {summary['geomean_memory_ratio']:.2f} (target <= 2)")
+    if args.json:
+        from common.io import atomic_write_json
+
+        atomic_write_json(args.json, summary)
+    return summary
+
+
+if __name__ == "__main__":
+    main()
