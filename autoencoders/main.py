@@ -1,0 +1,134 @@
+"""Latent spaces on MNIST and CIFAR-10: self-supervised, classification-guided and contrastive encoders.
+
+    python autoencoders/main.py --mnist --self-supervised            # starter flags: 1.2.1 on MNIST
+    python autoencoders/main.py --all --dataset mnist cifar10         # all six encoders + comparison
+    python autoencoders/main.py --all --dataset digits toy-cifar      # offline, embedded data
+
+Each (dataset, mode) writes ``<run>/<dataset>_<mode>/`` with metrics.json and figures
+(reconstructions, interpolation, t-SNE); the run root gets summary.md, a summary
+table PNG and metrics.json with every number under ``<dataset>_<mode>_<metric>`` keys.
+"""
+from __future__ import annotations
+
+import argparse
+
+from common.cli import add_engine_args, setup_run
+from common.distributed import cleanup_distributed
+from common.errors import UserError, cli_main
+
+from autoencoders.data import DATASETS, default_data_path, load_dataset
+from autoencoders.experiment import DEFAULTS, MODES, Experiment
+from autoencoders.figures import write_summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_epilog())
+    starter = parser.add_argument_group("starter flags (kept from the course's main.py)")
+    starter.add_argument("--data-path", default=default_data_path(),
+                         help="torchvision dataset root (default: /datasets/cv_datasets/data if it exists, else data/)")
+    starter.add_argument("--batch-size", type=int, default=None,
+                         help="batch size (default per dataset: " + _per_dataset("batch_size") + ")")
+    starter.add_argument("--latent-dim", type=int, default=128, help="latent code size (default: 128)")
+    starter.add_argument("--mnist", action="store_true", help="use MNIST (default dataset: CIFAR-10)")
+    starter.add_argument("--self-supervised", action="store_true",
+                         help="1.2.1: train the autoencoder, then a classifier on its frozen encoder "
+                              "(without it: 1.2.2, the classification-guided encoder)")
+    what = parser.add_argument_group("what to run")
+    what.add_argument("--mode", choices=MODES, default=None,
+                      help="selfsup (1.2.1), guided (1.2.2) or contrastive (1.2.3); overrides --self-supervised")
+    what.add_argument("--dataset", nargs="+", choices=DATASETS, default=None,
+                      help="one or more of mnist, cifar10 (torchvision) or digits, toy-cifar (embedded, offline); "
+                           "overrides --mnist; with --all the default is mnist cifar10")
+    what.add_argument("--all", action="store_true", help="run all three modes on each dataset and write a comparison")
+    what.add_argument("--download", action="store_true", help="let torchvision download MNIST/CIFAR-10 into --data-path")
+    what.add_argument("--val-size", type=int, default=5000,
+                      help="images carved from the real training set for validation, fixed seed (default: 5000)")
+    what.add_argument("--encoder", default="", metavar="CKPT",
+                      help="skip pre-training: load this autoencoder (selfsup) or contrastive checkpoint "
+                           "(<run>/<dataset>_<mode>/<stage>/models/checkpoint.pth.tar)")
+    what.add_argument("--classifier", default="", metavar="CKPT",
+                      help="skip classifier training: load this classifier checkpoint (must match the encoder)")
+    _add_training_args(parser)
+    add_engine_args(parser)
+    return parser
+
+
+def _add_training_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("training (epochs default per dataset; see below)")
+    for key, what in (("ae", "autoencoder (1.2.1)"), ("clf", "frozen-encoder classifier (1.2.1, 1.2.3)"),
+                      ("joint", "joint encoder + classifier (1.2.2)"), ("contrastive", "SimCLR pre-training (1.2.3)")):
+        flag = key.replace("_", "-")
+        group.add_argument(f"--{flag}-epochs", type=int, default=None, help=f"epochs of the {what}")
+    group.add_argument("--ae-lr", type=float, default=2e-3, help="AdamW peak LR, autoencoder (default: 2e-3)")
+    group.add_argument("--clf-lr", type=float, default=1e-3, help="AdamW peak LR, frozen-encoder classifier (1e-3)")
+    group.add_argument("--joint-lr", type=float, default=2e-3, help="AdamW peak LR, joint model (default: 2e-3)")
+    group.add_argument("--contrastive-lr", type=float, default=2e-3, help="AdamW peak LR, SimCLR (default: 2e-3)")
+    group.add_argument("--weight-decay", type=float, default=5e-4, help="AdamW weight decay (default: 5e-4)")
+    group.add_argument("--clip-grad", type=float, default=5.0, help="max gradient norm, 0 disables (default: 5)")
+    group.add_argument("--width", type=int, default=None,
+                       help="channels of the first conv (second: 2x); default per dataset: " + _per_dataset("width"))
+    group.add_argument("--ae-loss", choices=("l1", "mse", "smooth_l1"), default="l1",
+                       help="reconstruction loss in normalised units (MAE is always reported in pixels)")
+    group.add_argument("--temperature", type=float, default=0.5, help="NT-Xent temperature (default: 0.5)")
+    group.add_argument("--jitter", type=float, default=0.5, help="colour-jitter strength of the views (0.5)")
+    group.add_argument("--tsne-points", type=int, default=2000, help="test samples per t-SNE plot (default: 2000)")
+    group.add_argument("-p", "--print-freq", type=int, default=20, help="steps between host syncs / log lines")
+
+
+def _per_dataset(key: str) -> str:
+    return ", ".join(f"{name} {values[key]}" for name, values in DEFAULTS.items())
+
+
+def _epilog() -> str:
+    rows = [f"  {name:<10} " + "  ".join(f"{k}={v}" for k, v in values.items()) for name, values in DEFAULTS.items()]
+    return "per-dataset defaults:\n" + "\n".join(rows)
+
+
+def resolve(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """(datasets, modes) to run, with the starter's flags mapped onto the new ones."""
+    if args.mode and args.self_supervised and args.mode != "selfsup":
+        raise UserError(f"--self-supervised contradicts --mode {args.mode}; pass one of them")
+    if args.dataset and args.mnist and args.dataset != ["mnist"]:
+        raise UserError(f"--mnist contradicts --dataset {' '.join(args.dataset)}; pass one of them")
+    datasets = args.dataset or (["mnist"] if args.mnist else (["mnist", "cifar10"] if args.all else ["cifar10"]))
+    modes = list(MODES) if args.all else [args.mode or ("selfsup" if args.self_supervised else "guided")]
+    if (args.encoder or args.classifier) and (len(modes) > 1 or len(datasets) > 1):
+        raise UserError("--encoder/--classifier load one encoder: use them with one --dataset and one --mode")
+    for name in ("latent_dim", "batch_size", "width", "tsne_points"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    return list(dict.fromkeys(datasets)), modes
+
+
+@cli_main
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
+    datasets, modes = resolve(args)
+    ctx = setup_run(args, "autoencoders")
+    results = []
+    for name in datasets:
+        data = load_dataset(name, args.data_path, download=args.download, val_size=args.val_size)
+        experiment = Experiment(args, data, ctx, ctx.run.path)
+        for mode in modes:
+            metrics = experiment.run(mode)
+            results.append(metrics)
+            if ctx.dist.is_main and not args.quiet:
+                mae = f"  test MAE {metrics['test_mae']:.4f}" if "test_mae" in metrics else ""
+                print(f"[{name} {mode}] test acc {metrics['test_acc1']:.2f}%{mae}  (data: {data.label})", flush=True)
+    flat = {f"{r['dataset']}_{r['mode']}_{k}": v for r in results for k, v in r.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    flat["data"] = "; ".join(dict.fromkeys(r["data"] for r in results))
+    if ctx.dist.is_main:
+        ctx.run.write_metrics(flat)
+        md, _ = write_summary(results, ctx.run.path, ctx.run.figures)
+        if not args.quiet:
+            print(md.read_text() + f"run: {ctx.run.path}", flush=True)
+    ctx.run.close()
+    cleanup_distributed()
+    return flat
+
+
+if __name__ == "__main__":
+    main()

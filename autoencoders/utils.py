@@ -1,0 +1,72 @@
+"""``plot_tsne``: the starter's helper, fixed (it never imported pyplot and wrote into the cwd).
+
+It embeds an encoder's latent codes and the raw input pixels with t-SNE and draws both
+side by side, coloured by class with a class-name legend, into the directory it is given.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from common.plotting import save_figure, scatter_tsne  # noqa: E402
+
+
+@torch.no_grad()
+def collect_codes(model: torch.nn.Module, dataloader, device, max_points: int = 2000):
+    """(latents (N, L), images (N, C*H*W), labels (N,)) on the CPU for the first ``max_points`` samples.
+
+    ``dataloader`` yields ``(images, labels, ...)``; the model runs in eval mode and its
+    previous mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    latents, images, labels = [], [], []
+    seen = 0
+    for batch in dataloader:
+        x, y = batch[0].to(device), batch[-1]
+        latents.append(model(x).float().cpu())
+        images.append(x.float().flatten(1).cpu())  # (B, C*H*W)
+        labels.append(torch.as_tensor(y).cpu())
+        seen += len(x)
+        if seen >= max_points:
+            break
+    model.train(was_training)
+    return (torch.cat(latents)[:max_points].numpy(), torch.cat(images)[:max_points].numpy(),
+            torch.cat(labels)[:max_points].numpy())
+
+
+def plot_tsne(model: torch.nn.Module, dataloader, device, out_dir: str | os.PathLike = ".", *, name: str = "encoder",
+              class_names: Sequence[str] | None = None, title: str | None = None, data_label: str = "",
+              max_points: int = 2000, seed: int = 0) -> Path:
+    """t-SNE of ``model``'s latent space next to t-SNE of the image space; returns the PNG path.
+
+    Args:
+        model: the encoder, images (B, C, H, W) -> codes (B, L).
+        dataloader: yields ``(images, labels)`` (normalised images, as the encoder sees them).
+        device: where the encoder lives.
+        out_dir: directory for ``tsne_<name>.png`` (the run's figures folder; created if missing).
+        name: file-name stem and default title.
+        class_names: legend labels, index = class id (default "0", "1", ...).
+        data_label: what data this is (shown in the caption).
+        max_points: how many samples to embed (t-SNE is O(N log N) but slow on a CPU).
+    """
+    latents, images, labels = collect_codes(model, dataloader, device, max_points)
+    names = list(class_names) if class_names is not None else [str(c) for c in range(int(labels.max()) + 1)]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.8))
+    scatter_tsne(axes[0], latents, labels, names, seed=seed, max_points=max_points,
+                 title=f"latent space ({latents.shape[1]}-d codes)")
+    scatter_tsne(axes[1], images, labels, names, seed=seed, max_points=max_points,
+                 title=f"image space ({images.shape[1]}-d pixels)")
+    fig.suptitle(title or f"t-SNE: {name}")
+    caption = (f"t-SNE of {len(labels)} test samples, coloured by class: encoder codes (left) vs raw "
+               f"normalised pixels (right)" + (f"; data: {data_label}" if data_label else "") + ".")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return save_figure(fig, out / f"tsne_{name}.png", caption)
