@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--download", action="store_true", help="let torchvision download MNIST/CIFAR-10 into --data-path")
     what.add_argument("--val-size", type=int, default=5000,
                       help="images carved from the real training set for validation, fixed seed (default: 5000)")
+    what.add_argument("--toy-per-class", type=int, default=None,
+                      help="toy-cifar only: training images per class (default 300; val/test get 1/5 and 1/3 of it)")
     what.add_argument("--encoder", default="", metavar="CKPT",
                       help="skip pre-training: load this autoencoder (selfsup) or contrastive checkpoint "
                            "(<run>/<dataset>_<mode>/<stage>/models/checkpoint.pth.tar)")
@@ -95,7 +97,7 @@ def resolve(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     modes = list(MODES) if args.all else [args.mode or ("selfsup" if args.self_supervised else "guided")]
     if (args.encoder or args.classifier) and (len(modes) > 1 or len(datasets) > 1):
         raise UserError("--encoder/--classifier load one encoder: use them with one --dataset and one --mode")
-    for name in ("latent_dim", "batch_size", "width", "tsne_points"):
+    for name in ("latent_dim", "batch_size", "width", "tsne_points", "toy_per_class"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
@@ -109,7 +111,8 @@ def main(argv=None) -> dict:
     ctx = setup_run(args, "autoencoders")
     results = []
     for name in datasets:
-        data = load_dataset(name, args.data_path, download=args.download, val_size=args.val_size)
+        data = load_dataset(name, args.data_path, download=args.download, val_size=args.val_size,
+                            toy_per_class=args.toy_per_class)
         experiment = Experiment(args, data, ctx, ctx.run.path)
         for mode in modes:
             metrics = experiment.run(mode)
