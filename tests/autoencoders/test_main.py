@@ -1,0 +1,89 @@
+"""Smoke runs of every mode on embedded data, figures, and the bad-input paths of main.py."""
+import json
+
+import pytest
+
+from autoencoders.main import main
+
+TINY = ["--device", "cpu", "--quiet", "--width", "8", "--batch-size", "64", "--tsne-points", "60",
+        "--ae-epochs", "1", "--clf-epochs", "1", "--joint-epochs", "1", "--contrastive-epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ae") / "all_digits"
+    flat = main(["--all", "--dataset", "digits", "--logdir", str(root), *TINY])
+    return root, flat
+
+
+def test_all_modes_write_metrics_figures_and_summary(digits_run):
+    root, flat = digits_run
+    for mode in ("selfsup", "guided", "contrastive"):
+        metrics = json.loads((root / f"digits_{mode}" / "metrics.json").read_text())
+        assert "not MNIST" in metrics["data"]
+        assert 0 <= metrics["test_acc1"] <= 100 and flat[f"digits_{mode}_test_acc1"] == metrics["test_acc1"]
+        assert (root / f"digits_{mode}" / "figures" / f"tsne_digits_{mode}.png").stat().st_size > 10_000
+    selfsup = json.loads((root / "digits_selfsup" / "metrics.json").read_text())
+    assert 0 < selfsup["test_mae"] < 0.5 and selfsup["encoder_frozen_verified"] is True
+    for fig in ("reconstructions.png", "interpolation.png"):
+        assert (root / "digits_selfsup" / "figures" / fig).exists()
+    assert (root / "figures" / "summary_table.png").exists()
+    summary = (root / "summary.md").read_text()
+    assert summary.count("| digits |") == 3 and "not MNIST" in summary
+    assert flat["digits_guided_test_acc1"] > 20  # 10 classes: chance is 10%
+    assert "not MNIST" in json.loads((root / "metrics.json").read_text())["data"]
+
+
+def test_toy_cifar_contrastive_smoke(tmp_path):
+    flat = main(["--mode", "contrastive", "--dataset", "toy-cifar", "--toy-per-class", "12",
+                 "--logdir", str(tmp_path / "run"), *TINY])
+    assert 0 <= flat["toy-cifar_contrastive_test_acc1"] <= 100
+    metrics = json.loads((tmp_path / "run" / "toy-cifar_contrastive" / "metrics.json").read_text())
+    assert metrics["encoder_frozen_verified"] and "not MiniPlaces/CIFAR-10" in metrics["data"]
+    assert "contrastive_val_acc1" in metrics  # positive-pair retrieval accuracy of the views
+
+
+def _fails(argv, capsys, match):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and match in err, err
+    return err
+
+
+def test_missing_dataset_path_without_download(tmp_path, capsys):
+    _fails(["--mnist", "--data-path", str(tmp_path / "none"), "--logdir", str(tmp_path / "r"), *TINY], capsys,
+           "MNIST not found")
+
+
+def test_wrong_latent_dim_for_saved_encoder(digits_run, tmp_path, capsys):
+    ckpt = digits_run[0] / "digits_selfsup" / "autoencoder" / "models" / "checkpoint.pth.tar"
+    _fails(["--mode", "selfsup", "--dataset", "digits", "--encoder", str(ckpt), "--latent-dim", "64",
+            "--logdir", str(tmp_path / "r"), *TINY], capsys, "--latent-dim 128")
+
+
+def test_classifier_paired_with_another_encoder(digits_run, tmp_path, capsys):
+    root = digits_run[0]
+    encoder = root / "digits_contrastive" / "contrastive" / "models" / "checkpoint.pth.tar"
+    classifier = root / "digits_selfsup" / "classifier" / "models" / "checkpoint.pth.tar"
+    _fails(["--mode", "contrastive", "--dataset", "digits", "--encoder", str(encoder), "--classifier",
+            str(classifier), "--logdir", str(tmp_path / "r"), *TINY], capsys, "was trained on encoder")
+
+
+def test_matching_encoder_and_classifier_reproduce_the_test_accuracy(digits_run, tmp_path):
+    root, flat = digits_run
+    flat2 = main(["--mode", "contrastive", "--dataset", "digits", "--logdir", str(tmp_path / "r"), *TINY,
+                  "--encoder", str(root / "digits_contrastive" / "contrastive" / "models" / "checkpoint.pth.tar"),
+                  "--classifier", str(root / "digits_contrastive" / "classifier" / "models" / "checkpoint.pth.tar")])
+    assert flat2["digits_contrastive_test_acc1"] == pytest.approx(flat["digits_contrastive_test_acc1"])
+
+
+def test_existing_run_directory_is_not_overwritten(digits_run, capsys):
+    root = digits_run[0]
+    before = (root / "metrics.json").read_bytes()
+    _fails(["--all", "--dataset", "digits", "--logdir", str(root), *TINY], capsys, "already holds a run")
+    assert (root / "metrics.json").read_bytes() == before
+
+
+def test_contradicting_flags(tmp_path, capsys):
+    _fails(["--self-supervised", "--mode", "guided", "--logdir", str(tmp_path / "r")], capsys, "contradicts")
