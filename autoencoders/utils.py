@@ -65,7 +65,7 @@ def plot_tsne(model: torch.nn.Module, dataloader, device, out_dir: str | os.Path
     scatter_tsne(axes[1], images, labels, names, seed=seed, max_points=max_points,
                  title=f"image space ({images.shape[1]}-d pixels)")
     fig.suptitle(title or f"t-SNE: {name}")
-    caption = (f"t-SNE of {len(labels)} test samples, coloured by class: encoder codes (left) vs raw "
+    caption = (f"t-SNE of {len(labels)} test samples, coloured by class: latent codes of the encoder (left) vs raw "
                f"normalised pixels (right)" + (f"; data: {data_label}" if data_label else "") + ".")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
