@@ -1,0 +1,233 @@
+"""Targeted L1 adversarial examples for AlexNet: minimise alpha * ||r||_1 + CE(f(x + r), y_target) with Adam.
+
+    python -m alexnet_rnn.adversarial                            # grace_hopper + china, 3 targets each
+    python -m alexnet_rnn.adversarial a.jpg b.jpg --targets goldfish pizza 404 --alpha 1e-3
+    python -m alexnet_rnn.adversarial --weights random           # offline: untrained weights, labelled
+
+The perturbation lives in [0, 1] pixel space (the model wrapper normalises), and after
+every Adam step it is projected so that ``x + r`` stays in [0, 1]: the adversarial
+example is always a valid image.  Each example stops at the first step whose
+prediction is the target (or at ``--max-steps``).  All examples run as one batch:
+the model is in eval mode (no batch statistics, no dropout) and Adam is element-wise,
+so every example's trajectory is exactly the one it would have alone, and its
+result is frozen at its own first success.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from common.cli import add_engine_args, setup_run
+from common.embedded.samples import PHOTO_LABEL
+from common.errors import UserError, cli_main
+from common.plotting import markdown_table, plot_table
+
+from .predict import default_images, label_text, load_classifier, load_image, predict_probs, prediction_figure, \
+    resolve_weights
+
+DEFAULT_TARGETS = ("goldfish", "pizza", "airliner")
+FALLBACK_TARGETS = ("tree frog", "volcano", "broccoli")  # used when a default equals an image's own class
+
+
+@dataclass
+class AttackResult:
+    """Per-example outcome; ``steps`` counts Adam updates until success (``max_steps`` if none)."""
+
+    adversarial: torch.Tensor  # (N, 3, H, W) in [0, 1]
+    steps: torch.Tensor        # (N,) long
+    success: torch.Tensor      # (N,) bool
+    alpha: torch.Tensor | None = None  # (N,) the L1 weight each example used (filled in by main)
+
+
+def auto_alpha(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Per-example alpha = scale * mean |dCE/dx| at r = 0, shape (N,).
+
+    Pixels whose CE gradient is weaker than alpha are pulled back to zero by the L1 term,
+    so this keeps only the pixels that matter most, whatever the model's gradient scale
+    (a random AlexNet's input gradients are ~100x smaller than a trained one's).
+    """
+    x = images.detach().clone().requires_grad_(True)
+    loss = F.cross_entropy(model(x), targets, reduction="sum")
+    (grad,) = torch.autograd.grad(loss, x)
+    return scale * grad.abs().flatten(1).mean(dim=1)
+
+
+def targeted_l1_attack(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *,
+                       alpha: float | torch.Tensor, lr: float = 0.01, max_steps: int = 300) -> AttackResult:
+    """Adam on r for ``sum_i alpha_i * ||r_i||_1 + CE(f(x_i + r_i), t_i)``; x + r projected into [0, 1].
+
+    ``alpha`` is a float or a per-example tensor (N,).
+    """
+    was_training = model.training
+    model.eval()
+    alpha = torch.as_tensor(alpha, dtype=images.dtype, device=images.device)
+    delta = torch.zeros_like(images, requires_grad=True)
+    optimizer = torch.optim.Adam([delta], lr=lr)
+    adversarial = images.detach().clone()
+    steps = torch.full((len(images),), max_steps, dtype=torch.long, device=images.device)
+    done = torch.zeros(len(images), dtype=torch.bool, device=images.device)
+    for step in range(max_steps + 1):
+        logits = model(images + delta)  # the prediction of the image after `step` updates
+        newly = (logits.argmax(dim=1) == targets) & ~done
+        with torch.no_grad():
+            adversarial[newly] = (images + delta)[newly]
+            steps[newly] = step
+        done |= newly
+        # One host sync per step is the price of "stop as soon as the target is reached".
+        if step == max_steps or bool(done.all()):
+            break
+        l1 = delta.abs().flatten(1).sum(dim=1)  # (N,)
+        loss = (alpha * l1 + F.cross_entropy(logits, targets, reduction="none")).sum()
+        # autograd.grad, not backward(): the model's own .grad must stay untouched.
+        (delta.grad,) = torch.autograd.grad(loss, delta)
+        optimizer.step()
+        with torch.no_grad():  # in place, so Adam keeps updating this very tensor
+            delta.copy_((images + delta).clamp(0, 1) - images)
+    with torch.no_grad():  # examples that never reached the target report their last iterate
+        adversarial[~done] = (images + delta)[~done]
+    model.train(was_training)
+    return AttackResult(adversarial, steps, done)
+
+
+def perturbation_stats(original: torch.Tensor, adversarial: torch.Tensor) -> dict[str, float]:
+    """L1 (sum), L-infinity and PSNR (dB, peak 1) of one image's perturbation in [0, 1] pixel units."""
+    r = (adversarial - original).double()
+    mse = float(r.pow(2).mean())
+    return {"l1": float(r.abs().sum()), "l1_per_pixel": float(r.abs().mean()), "linf": float(r.abs().max()),
+            "psnr_db": math.inf if mse == 0 else 10 * math.log10(1.0 / mse)}
+
+
+def amplified(perturbation: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Map r to 0.5 + gain * r in [0, 1] (grey = unchanged) so a faint perturbation is visible."""
+    peak = float(perturbation.abs().max())
+    gain = 0.5 / peak if peak > 0 else 1.0
+    return (0.5 + gain * perturbation).clamp(0, 1), gain
+
+
+def resolve_targets(specs: list[str], categories: list[str]) -> list[int]:
+    """ImageNet class indices from names (case-insensitive) or integers; unknown -> UserError."""
+    lookup = {name.lower(): i for i, name in enumerate(categories)}
+    out = []
+    for spec in specs:
+        if spec.isdigit() and int(spec) < len(categories):
+            out.append(int(spec))
+        elif spec.lower() in lookup:
+            out.append(lookup[spec.lower()])
+        else:
+            raise UserError(f"unknown target class {spec!r}: give an ImageNet class name (e.g. 'goldfish') "
+                            f"or an index 0-{len(categories) - 1}")
+    return out
+
+
+def targets_for(clean_class: int, wanted: list[int], fallback: list[int]) -> list[int]:
+    """The wanted targets, replacing any equal to the image's own predicted class."""
+    spare = [c for c in fallback if c != clean_class and c not in wanted]
+    return [c if c != clean_class else spare.pop(0) for c in wanted]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("images", nargs="*", help="images to attack (default: grace_hopper.jpg and china.jpg)")
+    parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS),
+                        help="target classes (ImageNet names or indices); one that equals an image's own "
+                             f"class is replaced from {FALLBACK_TARGETS}")
+    parser.add_argument("--alpha", default="auto",
+                        help="weight of the L1 norm of r: a number, or auto = --alpha-scale x the image's mean "
+                             "|dCE/dx| at r=0 (adapts to the model's gradient scale)")
+    parser.add_argument("--alpha-scale", type=float, default=1.0, help="multiplier for --alpha auto")
+    parser.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (pixel units)")
+    parser.add_argument("--max-steps", type=int, default=300, help="give up on an example after this many steps")
+    parser.add_argument("--weights", default="imagenet", help="imagenet, random or a state_dict path (as predict.py)")
+    add_engine_args(parser, training=False)
+    return parser
+
+
+def _images(args) -> tuple[dict[str, Path], str]:
+    if args.images:
+        return {Path(p).stem: Path(p) for p in args.images}, "user images"
+    photos = default_images()
+    return {k: photos[k] for k in ("grace_hopper", "china") if k in photos}, PHOTO_LABEL
+
+
+def _example_figure(ctx, clf, name, target, x, adv, steps, success, probs_clean, probs_adv) -> Path:
+    amp, gain = amplified(adv - x)
+    status = f"reached in {steps} steps" if success else f"NOT reached in {steps} steps"
+    titles = [f"original: {label_text(clf.categories, probs_clean)}",
+              f"adversarial: {label_text(clf.categories, probs_adv)}",
+              f"perturbation x{gain:.0f} (grey = 0)"]
+    slug = clf.categories[target].replace(" ", "_").replace("/", "_")
+    return prediction_figure(torch.stack([x, adv, amp]), titles, ctx.run.figure_path(f"adv_{name}_to_{slug}"),
+                             weights_label=clf.weights_label, ncols=3,
+                             title=f"{name} -> target '{clf.categories[target]}' ({status})",
+                             caption="Left: original; middle: x + r (valid image in [0,1]); right: r amplified.")
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"--alpha must be a non-negative number or 'auto', not {text!r}") from None
+    if not value >= 0:
+        raise UserError(f"--alpha must be a non-negative number or 'auto', not {text!r}")
+    return value
+
+
+@cli_main
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
+    named, data = _images(args)
+    images = torch.stack([load_image(p) for p in named.values()])  # (M, 3, 224, 224)
+    resolved = resolve_weights(args.weights)
+    ctx = setup_run(args, "alexnet_rnn")
+    clf = load_classifier(args.weights, ctx.device, resolved)
+    wanted = resolve_targets(args.targets, clf.categories)
+    fallback = resolve_targets(list(FALLBACK_TARGETS), clf.categories)
+    images = images.to(ctx.device)
+    clean = predict_probs(clf.model, images).argmax(dim=1).tolist()
+    pairs = [(i, t) for i, c in enumerate(clean) for t in targets_for(c, wanted, fallback)]
+    x = images[[i for i, _ in pairs]]  # (M * targets, 3, 224, 224)
+    t = torch.tensor([t for _, t in pairs], device=ctx.device)
+    alpha = auto_alpha(clf.model, x, t, args.alpha_scale) if args.alpha == "auto" else _number(args.alpha)
+    result = targeted_l1_attack(clf.model, x, t, alpha=alpha, lr=args.lr, max_steps=args.max_steps)
+    result.alpha = torch.as_tensor(alpha).expand(len(pairs)).cpu()
+    probs_clean, probs_adv = predict_probs(clf.model, x).cpu(), predict_probs(clf.model, result.adversarial).cpu()
+    return _report(args, ctx, clf, named, data, pairs, x.cpu(), result, probs_clean, probs_adv, clean)
+
+
+def _report(args, ctx, clf, named, data, pairs, x, result, probs_clean, probs_adv, clean) -> dict:
+    names, rows = list(named), []
+    metrics = {"data": data, "weights": clf.weights_label, "pretrained": clf.pretrained, "alpha_mode": args.alpha,
+               "clean_classes_differ": len(set(clean)) == len(clean)}
+    adv = result.adversarial.cpu()
+    for k, (i, target) in enumerate(pairs):
+        stats = perturbation_stats(x[k], adv[k])
+        steps, success = int(result.steps[k]), bool(result.success[k])
+        _example_figure(ctx, clf, names[i], target, x[k], adv[k], steps, success, probs_clean[k], probs_adv[k])
+        row = {"image": names[i], "clean": clf.categories[clean[i]], "target": clf.categories[target],
+               "alpha": float(result.alpha[k]), "reached": success, "steps": steps, **stats}
+        rows.append(row)
+        key = f"{names[i]}_to_{clf.categories[target].replace(' ', '_')}"
+        metrics.update({f"{key}_{c}": row[c] for c in ("alpha", "reached", "steps", "l1", "linf", "psnr_db")})
+    metrics["success_rate"] = sum(r["reached"] for r in rows) / len(rows)
+    metrics["mean_psnr_db"] = sum(r["psnr_db"] for r in rows) / len(rows)
+    columns = ["image", "clean", "target", "alpha", "reached", "steps", "l1", "linf", "psnr_db"]
+    print(f"weights: {clf.weights_label}\n" + markdown_table(rows, columns), end="")
+    if not metrics["clean_classes_differ"]:
+        print("note: the images share a predicted class under these weights", flush=True)
+    plot_table(rows, columns, ctx.run.figure_path("adversarial_summary"),
+               title=f"Targeted L1 attack (alpha {args.alpha}, Adam lr {args.lr:g})\n[{clf.weights_label}]",
+               caption=f"Steps until the target was predicted; L1/L-inf/PSNR in [0,1] pixel units; data: {data}.")
+    ctx.run.write_metrics(metrics)
+    ctx.run.close()
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Position-wise feed-forward layer H(x) = relu(W1 x + b) two ways: nn.Linear and nn.Conv1d(kernel_size=1).
+
+    python -m alexnet_rnn.position_ffn --batch 4 --length 7 --dim 16 --hidden 32
+
+A kernel-1, stride-1, unpadded 1-D convolution over the time axis applies the same
+``W1`` and ``b`` to every position independently, which is exactly what a Linear
+layer does to the last axis of ``Z in R^{B x T x D}``.  The two modules here share
+one parameter set (the conv weight is a *view* of the linear weight), so the check
+compares computations, not two copies that happen to agree.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from common.cli import add_engine_args, setup_run
+from common.errors import UserError, cli_main
+
+
+class PositionFFNLinear(nn.Module):
+    """H(Z) = relu(Z W1^T + b) with nn.Linear on (B, T, D) -> (B, T, D_hidden)."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.linear = nn.Linear(dim, hidden)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.linear(z))
+
+
+class PositionFFNConv(nn.Module):
+    """The same map with nn.Conv1d(kernel_size=1, stride=1, padding=0) over the time axis."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.conv = nn.Conv1d(dim, hidden, kernel_size=1, stride=1, padding=0)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.conv(z.transpose(1, 2))  # (B, D, T) -> (B, hidden, T): Conv1d wants channels first
+        return F.relu(out).transpose(1, 2)  # back to (B, T, hidden)
+
+
+def tie_weights(linear: PositionFFNLinear, conv: PositionFFNConv) -> None:
+    """Make ``conv`` use ``linear``'s parameters: weight (hidden, D) viewed as (hidden, D, 1)."""
+    # Parameter() of a view keeps the storage: an in-place update of one weight shows in the other.
+    conv.conv.weight = nn.Parameter(linear.linear.weight.detach().unsqueeze(-1))  # (hidden, D, 1)
+    conv.conv.bias = linear.linear.bias
+
+
+def compare(batch: int, length: int, dim: int, hidden: int, *, device: torch.device | str = "cpu",
+            generator: torch.Generator | None = None) -> dict[str, float]:
+    """Build both modules with shared weights, run them on random Z, return the max difference."""
+    linear = PositionFFNLinear(dim, hidden).to(device)
+    conv = PositionFFNConv(dim, hidden).to(device)
+    tie_weights(linear, conv)
+    z = torch.randn(batch, length, dim, generator=generator).to(device)  # (B, T, D)
+    with torch.no_grad():
+        a, b = linear(z), conv(z)
+    diff = (a - b).abs().max().item()
+    tol = 1e-5 * max(1.0, a.abs().max().item())
+    if a.shape != b.shape or diff > tol:  # an explicit raise: the check must survive python -O
+        raise AssertionError(f"Linear {tuple(a.shape)} and Conv1d(k=1) {tuple(b.shape)} outputs differ by "
+                             f"{diff:.3g} (> {tol:.3g})")
+    return {"max_abs_diff": diff, "tolerance": tol, "output_abs_max": a.abs().max().item(),
+            "shares_storage": conv.conv.weight.data_ptr() == linear.linear.weight.data_ptr()}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--batch", type=int, default=8, help="B: sequences in the batch")
+    parser.add_argument("--length", type=int, default=30, help="T: positions per sequence")
+    parser.add_argument("--dim", type=int, default=128, help="D: model width")
+    parser.add_argument("--hidden", type=int, default=512, help="width of H(x) (rows of W1)")
+    add_engine_args(parser, training=False)
+    return parser
+
+
+@cli_main
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
+    if min(args.batch, args.length, args.dim, args.hidden) < 1:
+        raise UserError("--batch, --length, --dim and --hidden must all be positive")
+    ctx = setup_run(args, "alexnet_rnn")
+    gen = torch.Generator().manual_seed(args.seed)
+    result = compare(args.batch, args.length, args.dim, args.hidden, device=ctx.device, generator=gen)
+    print(f"Z: ({args.batch}, {args.length}, {args.dim}) -> H: ({args.batch}, {args.length}, {args.hidden}); "
+          f"max |Linear - Conv1d(k=1)| = {result['max_abs_diff']:.3g} (tolerance {result['tolerance']:.3g}); "
+          f"shared weight storage: {result['shares_storage']}")
+    metrics = {**{f"ffn_{k}": v for k, v in result.items()}, "ffn_equal": True,
+               "data": "random Z ~ N(0, 1) (seeded); no dataset"}
+    ctx.run.write_metrics(metrics)
+    ctx.run.close()
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""AlexNet top-1/top-5 predictions with ImageNet class names, and a figure of each image with its label.
+
+    python -m alexnet_rnn.predict                              # library sample photos, ImageNet weights
+    python -m alexnet_rnn.predict my.jpg other.png --topk 5
+    python -m alexnet_rnn.predict --weights random             # offline: untrained weights, labelled so
+    python -m alexnet_rnn.predict --weights alexnet.pth        # a saved torchvision AlexNet state_dict
+
+Images are resized to 224 x 224 and kept in [0, 1] pixel space; ImageNet normalisation
+happens inside the model wrapper, so the adversarial attack (adversarial.py) can
+optimise pixels directly and keep them a valid image.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from common.checkpoint import load_checkpoint, load_model_weights
+from common.cli import add_engine_args, setup_run
+from common.embedded.samples import PHOTO_LABEL, sample_photo_paths
+from common.errors import UserError, cli_main, require_file
+from common.plotting import plot_image_grid
+
+IMAGE_SIZE = 224
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+RANDOM_LABEL = "RANDOM untrained AlexNet weights (no pretrained weights available; predictions are meaningless)"
+
+
+class PixelSpaceClassifier(nn.Module):
+    """Wraps a classifier so it takes (N, 3, H, W) images in [0, 1] and normalises them itself."""
+
+    def __init__(self, net: nn.Module, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std)
+
+
+@dataclass
+class Classifier:
+    """A pixel-space model in eval mode, its class names and a label saying which weights it has."""
+
+    model: nn.Module
+    categories: list[str]
+    weights_label: str
+    pretrained: bool
+
+
+def imagenet_weights():
+    from torchvision.models import AlexNet_Weights
+
+    return AlexNet_Weights.IMAGENET1K_V1
+
+
+def cached_weights_path() -> Path:
+    """Where the weights API caches the ImageNet AlexNet file (under TORCH_HOME)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(imagenet_weights().url).name
+
+
+def pretrained_available() -> bool:
+    return cached_weights_path().is_file()
+
+
+def _imagenet_state_dict() -> dict:
+    """Cached weights, else a download through the weights API; offline -> a UserError naming the options."""
+    weights = imagenet_weights()
+    try:
+        return weights.get_state_dict(progress=False, check_hash=True)
+    except OSError as err:  # URLError is an OSError
+        raise UserError(f"AlexNet ImageNet weights are not cached at {cached_weights_path()} and could not be "
+                        f"downloaded ({err}); either cache them once online (torch hub cache: {torch.hub.get_dir()}; set TORCH_HOME to move it), "
+                        "pass --weights PATH to a saved torchvision AlexNet state_dict, or pass --weights random "
+                        "to run the pipeline with untrained weights") from None
+
+
+def resolve_weights(weights: str = "imagenet") -> tuple[dict | None, str, bool]:
+    """(state_dict or None for random, label, pretrained?) -- called before any output is written."""
+    if weights == "imagenet":
+        return _imagenet_state_dict(), "AlexNet IMAGENET1K_V1 (pretrained, torchvision weights API)", True
+    if weights == "random":
+        return None, RANDOM_LABEL, False
+    require_file(weights, "AlexNet weights file", "--weights takes imagenet, random or a state_dict path")
+    return load_checkpoint(weights, map_location="cpu"), f"AlexNet weights from {weights}", True
+
+
+def load_classifier(weights: str = "imagenet", device: torch.device | str = "cpu",
+                    resolved: tuple[dict | None, str, bool] | None = None) -> Classifier:
+    """``weights``: "imagenet" (weights API), "random" (untrained, labelled) or a state_dict path."""
+    from torchvision.models import alexnet
+
+    state, label, pretrained = resolved or resolve_weights(weights)
+    net = alexnet(weights=None)
+    if state is not None:
+        load_model_weights(net, state, weights)
+    model = PixelSpaceClassifier(net).to(device).eval()
+    return Classifier(model, list(imagenet_weights().meta["categories"]), label, pretrained)
+
+
+def load_image(path: str | Path, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """(3, size, size) float image in [0, 1]; an unreadable file is a one-line UserError."""
+    from PIL import Image, UnidentifiedImageError
+    from torchvision.transforms.functional import pil_to_tensor, resize
+
+    try:
+        with Image.open(path) as img:
+            pixels = pil_to_tensor(img.convert("RGB"))  # (3, H, W) uint8
+    except (OSError, UnidentifiedImageError) as err:
+        raise UserError(f"cannot read image {path}: {err.__class__.__name__}: {err}") from None
+    return resize(pixels.float() / 255.0, [size, size], antialias=True).clamp(0, 1)
+
+
+@torch.no_grad()
+def predict_probs(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Softmax probabilities (N, classes) for pixel-space images (N, 3, H, W)."""
+    return model(images).softmax(dim=1)
+
+
+def label_text(categories: list[str], probs: torch.Tensor) -> str:
+    """"<top-1 class> (<confidence>%)" for one image's probability vector."""
+    conf, idx = probs.max(dim=0)
+    return f"{categories[int(idx)]} ({100 * float(conf):.1f}%)"
+
+
+def prediction_figure(images, titles: list[str], path, *, weights_label: str, title: str, caption: str,
+                      ncols: int | None = None) -> Path:
+    """Images (N, 3, H, W) in [0, 1] with one title each; the weights label goes on every figure."""
+    pictures = [img.detach().cpu().permute(1, 2, 0).numpy() for img in images]  # (H, W, 3) for imshow
+    return plot_image_grid(pictures, titles, path, ncols=ncols or min(len(pictures), 4),
+                           title=f"{title}\n[{weights_label}]", caption=f"{caption} Weights: {weights_label}.")
+
+
+def default_images() -> dict[str, Path]:
+    photos = sample_photo_paths()
+    if not photos:
+        raise UserError("no sample photos found (matplotlib/scikit-learn data missing); pass image paths instead")
+    return photos
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("images", nargs="*", help="image files (default: grace_hopper.jpg from matplotlib, "
+                                                  "china.jpg and flower.jpg from scikit-learn)")
+    parser.add_argument("--weights", default="imagenet",
+                        help="imagenet (torchvision AlexNet_Weights.IMAGENET1K_V1, cached in TORCH_HOME), "
+                             "random (untrained; labelled on every output) or a path to an AlexNet state_dict")
+    parser.add_argument("--topk", type=int, default=5, help="how many classes to print per image")
+    add_engine_args(parser, training=False)
+    return parser
+
+
+@cli_main
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
+    if args.images:
+        named, data = {Path(p).stem: Path(p) for p in args.images}, "user images"
+    else:
+        named, data = default_images(), PHOTO_LABEL
+    images = torch.stack([load_image(p) for p in named.values()])  # (N, 3, 224, 224); fail before any output
+    resolved = resolve_weights(args.weights)
+    ctx = setup_run(args, "alexnet_rnn")
+    clf = load_classifier(args.weights, ctx.device, resolved)
+    probs = predict_probs(clf.model, images.to(ctx.device)).cpu()
+    metrics = {"data": data, "weights": clf.weights_label, "pretrained": clf.pretrained}
+    print(f"weights: {clf.weights_label}")
+    for (name, path), p in zip(named.items(), probs):
+        top = p.topk(min(args.topk, p.numel()))
+        print(f"{path}:")
+        for rank, (conf, idx) in enumerate(zip(top.values.tolist(), top.indices.tolist()), 1):
+            print(f"  {rank}. {clf.categories[idx]:<30s} {100 * conf:6.2f}%")
+        metrics[f"{name}_top1"] = clf.categories[int(top.indices[0])]
+        metrics[f"{name}_top1_prob"] = float(top.values[0])
+        metrics[f"{name}_top5"] = [clf.categories[i] for i in p.topk(min(5, p.numel())).indices.tolist()]
+    prediction_figure(images, [f"{n}: {label_text(clf.categories, p)}" for n, p in zip(named, probs)],
+                      ctx.run.figure_path("predictions"), weights_label=clf.weights_label,
+                      title="AlexNet top-1 predictions", caption=f"Title: top-1 class (confidence); data: {data}.")
+    ctx.run.write_metrics(metrics)
+    ctx.run.close()
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
