@@ -1,0 +1,115 @@
+"""MiniPlaces in its published layout, read with OpenCV.
+
+    ROOT/train.txt   lines ``train/a/abbey/00000001.jpg 0``   (100,000 lines, labels 0-99)
+    ROOT/val.txt     lines ``val/00000001.jpg 71``            (10,000 lines)
+    ROOT/images/...  the 128x128 JPEGs named in those files
+
+Every problem the user can fix (a missing label file or image, a malformed line, a
+label out of range) is a :class:`common.errors.UserError` naming the file and line.
+``python -m miniplaces.toy_data`` writes the same layout offline.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+from torch.utils.data import Dataset
+
+from common.errors import UserError
+
+TOY_NOTE = "TOY_DATA.txt"
+REAL_LABEL = "MiniPlaces (real data)"
+FETCH_HINT = ("get MiniPlaces with `python -m miniplaces.download --root DATA` (or `bash scripts/download_miniplaces.sh`), "
+              "or write offline toy data with `python -m miniplaces.toy_data DATA`")
+
+
+def read_label_file(path: Path, num_classes: int) -> list[tuple[str, int]]:
+    """``(relative image path, label)`` per line; blank lines are skipped."""
+    if not path.is_file():
+        raise UserError(f"label file not found: {path} ({FETCH_HINT})")
+    entries = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+                raise UserError(f"{path}:{lineno}: malformed line {line.strip()!r}; expected "
+                                "'<image path relative to images/> <integer label>'")
+            label = int(fields[1])
+            if not 0 <= label < num_classes:
+                raise UserError(f"{path}:{lineno}: label {label} is outside 0..{num_classes - 1}; "
+                                "fix the file or pass the right --num-classes")
+            entries.append((fields[0], label))
+    if not entries:
+        raise UserError(f"label file {path} lists no images ({FETCH_HINT})")
+    return entries
+
+
+def class_names_from(entries: list[tuple[str, int]], num_classes: int) -> list[str]:
+    """Category names from training paths ``train/<letter>/<name>/<file>.jpg`` (else ``class <k>``)."""
+    names = [f"class {k}" for k in range(num_classes)]
+    for rel, label in entries:
+        parts = Path(rel).parts
+        if len(parts) >= 4 and parts[0] == "train":
+            names[label] = "/".join(parts[2:-1])
+    return names
+
+
+def data_label(root: str | os.PathLike) -> str:
+    """What the data is, for metrics.json and captions: toy data says so (see toy_data.py)."""
+    note = Path(root) / TOY_NOTE
+    if note.is_file():
+        return note.read_text(encoding="utf-8").splitlines()[0].strip()
+    return REAL_LABEL
+
+
+class MiniPlacesLoader(Dataset):
+    """``(image tensor, label)`` pairs of one split (``train`` or ``val``).
+
+    Args:
+        root_folder: the folder holding ``train.txt``, ``val.txt`` and ``images/``.
+        split: ``"train"`` or ``"val"``.
+        transforms: callable on an ``(H, W, 3)`` uint8 RGB array (see custom_transforms).
+        num_classes: labels must lie in ``0..num_classes-1``.
+    """
+
+    def __init__(self, root_folder, split="train", transforms=None, num_classes=100):
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        self.root = Path(root_folder)
+        if not self.root.is_dir():
+            raise UserError(f"data folder not found: {self.root} ({FETCH_HINT})")
+        self.split, self.transforms, self.num_classes = split, transforms, num_classes
+        label_file = self.root / f"{split}.txt"
+        self.entries = read_label_file(label_file, num_classes)
+        self._check_images(label_file)
+        train_entries = self.entries if split == "train" else []
+        self.classes = class_names_from(train_entries, num_classes)
+
+    def _check_images(self, label_file: Path) -> None:
+        images = self.root / "images"
+        missing = [(i, rel) for i, (rel, _) in enumerate(self.entries) if not (images / rel).is_file()]
+        if missing:
+            index, rel = missing[0]
+            raise UserError(f"{len(missing)} image(s) listed in {label_file} are missing, first {images / rel} "
+                            f"(line {index + 1}); re-extract data.tar.gz into {images} ({FETCH_HINT})")
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def load_image(self, index: int) -> np.ndarray:
+        """The image as an ``(H, W, 3)`` uint8 RGB array (OpenCV reads BGR)."""
+        path = self.root / "images" / self.entries[index][0]
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            raise UserError(f"cannot decode image {path} (corrupt or not an image); re-extract data.tar.gz")
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+    def __getitem__(self, index: int):
+        img = self.load_image(index)
+        if self.transforms is not None:
+            img = self.transforms(img)
+        return img, self.entries[index][1]

@@ -1,0 +1,221 @@
+"""Train / evaluate / attack MiniPlaces models (BMI/CS 771 HW2) on the shared engine.
+
+    python miniplaces/main.py data/miniplaces --epochs 60                  # SimpleNet
+    python miniplaces/main.py data/miniplaces --use-custom-conv --epochs 10
+    python miniplaces/main.py data/miniplaces --use-own-cnn
+    python miniplaces/main.py data/miniplaces --use-vit --lr 1e-3 --wd 0.05
+    python miniplaces/main.py data/miniplaces --use-resnet18 --lr 0.01 --epochs 30
+    python miniplaces/main.py data/miniplaces -e --resume RUN/models/model_best.pth.tar
+    python miniplaces/main.py data/miniplaces -a -v --resume RUN/models/model_best.pth.tar
+
+SGD (AdamW for the ViT) with linear warmup + cosine decay per iteration, gradient
+clipping, checkpoints every epoch, exact ``--resume``, graceful stop on Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import warnings
+
+import torch
+import torch.nn as nn
+
+from common.checkpoint import load_checkpoint, load_model_weights
+from common.cli import add_engine_args, setup_run
+from common.data import make_loader
+from common.distributed import cleanup_distributed
+from common.engine import EngineConfig, Trainer, classification_step
+from common.errors import UserError, cli_main
+from common.plotting import plot_training_curves
+
+from miniplaces.attack import PGDAttack
+from miniplaces.custom_dataloader import MiniPlacesLoader, data_label
+from miniplaces.custom_transforms import get_train_transforms, get_val_transforms
+from miniplaces.evaluation import attack_eval_step, flip_eval_step, visualise_attack
+from miniplaces.models import arch_name, build_model
+from miniplaces.report import ProfiledStep, pgd_sweep, write_pgd_table
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data_folder", help="MiniPlaces root with train.txt, val.txt and images/")
+    p.add_argument("-j", "--workers", type=int, default=4, help="DataLoader worker processes (default: 4)")
+    p.add_argument("--epochs", type=int, default=90, help="training epochs (default: 90)")
+    p.add_argument("--warmup", type=float, default=5, help="linear LR warmup in epochs (default: 5)")
+    p.add_argument("--clip-grad", type=float, default=1.0, help="max gradient norm, 0 disables (default: 1.0)")
+    p.add_argument("--start-epoch", type=int, default=0,
+                   help="epoch to start at when NOT resuming (course flag; --resume restores the epoch itself)")
+    p.add_argument("-b", "--batch-size", type=int, default=256, help="global batch size (default: 256)")
+    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (default: 0.1; use 1e-3 with --use-vit)")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
+    p.add_argument("--wd", "--weight-decay", dest="wd", type=float, default=1e-4, help="weight decay (default: 1e-4)")
+    p.add_argument("-p", "--print-freq", type=int, default=10, help="steps between logged losses (default: 10)")
+    p.add_argument("-e", "--evaluate", action="store_true",
+                   help="evaluate the --resume checkpoint on val with horizontal-flip averaging; no training")
+    p.add_argument("-a", "--attack", action="store_true",
+                   help="PGD-attack the --resume checkpoint on val: clean vs attacked top-1/top-5")
+    p.add_argument("-v", "--vis", action="store_true",
+                   help="with -a: log Org_Image/Adv_Image to TensorBoard and save PNG grids")
+    models = p.add_argument_group("model (SimpleNet unless one of these)")
+    models.add_argument("--use-custom-conv", action="store_true", help="SimpleNet with the unfold convolution")
+    models.add_argument("--use-vit", action="store_true", help="SimpleViT (trained with AdamW)")
+    models.add_argument("--use-resnet18", action="store_true", help="fine-tune torchvision ResNet-18")
+    models.add_argument("--use-own-cnn", action="store_true", help="our residual CNN with BatchNorm (own_cnn.py)")
+    models.add_argument("--own-cnn-width", type=int, default=64, help="base width of --use-own-cnn (default: 64)")
+    models.add_argument("--pretrained-weights", default="imagenet", metavar="imagenet|PATH|none",
+                        help="ResNet-18 start: torchvision ImageNet weights (cached in $TORCH_HOME), a local "
+                             "state-dict file, or none = random init (offline tests only) (default: imagenet)")
+    models.add_argument("--vit-patch-size", type=int, default=16, help="SimpleViT patch size (default: 16)")
+    attack = p.add_argument_group("attack (-a) and adversarial training")
+    attack.add_argument("--attack-steps", type=int, default=10, help="PGD steps (default: 10)")
+    attack.add_argument("--attack-step-size", type=float, default=0.01, help="PGD step, normalised units (0.01)")
+    attack.add_argument("--attack-epsilon", type=float, default=0.1, help="PGD L-inf bound, normalised units (0.1)")
+    attack.add_argument("--attack-grid", action="store_true",
+                        help="with -a: also sweep steps {1,5,10} x epsilon {0.01,0.03,0.1} into a table")
+    attack.add_argument("--attack-max-batches", type=int, default=None, help="limit -a/--attack-grid to N batches")
+    attack.add_argument("--adv-train", action="store_true",
+                        help="SimpleNet only: train on a clean/PGD mix (bonus; use with a warm start via --init)")
+    attack.add_argument("--adv-fraction", type=float, default=0.5, help="share of each batch attacked (0.5)")
+    attack.add_argument("--init", default="", metavar="PATH",
+                        help="start training from these weights (a checkpoint of the same architecture)")
+    data = p.add_argument_group("data")
+    data.add_argument("--num-classes", type=int, default=100, help="number of classes (default: 100)")
+    data.add_argument("--image-size", type=int, default=128,
+                      help="crop size (course: 128; smaller only for quick toy runs); resize = size * 144/128")
+    add_engine_args(p, resume=True)
+    return p
+
+
+def check_args(args: argparse.Namespace) -> None:
+    if args.vis and not args.attack:
+        raise UserError("-v/--vis visualises an attack: use it together with -a/--attack")
+    if args.adv_train and (args.use_vit or args.use_resnet18 or args.use_own_cnn):
+        raise UserError("--adv-train is wired into SimpleNet (as the handout describes); drop the other model flag")
+    if args.use_vit and args.lr > 0.01:
+        warnings.warn(f"--use-vit with --lr {args.lr}: AdamW usually diverges above ~1e-3 (try --lr 1e-3 --wd 0.05)",
+                      stacklevel=2)
+
+
+def make_datasets(args: argparse.Namespace):
+    resize = round(args.image_size * 144 / 128)
+    train = MiniPlacesLoader(args.data_folder, "train", get_train_transforms(args.image_size, resize), args.num_classes)
+    val = MiniPlacesLoader(args.data_folder, "val", get_val_transforms(args.image_size, resize), args.num_classes)
+    return train, val
+
+
+def make_optimizer(model: nn.Module, args: argparse.Namespace) -> torch.optim.Optimizer:
+    if args.use_vit:  # no decay on norms, biases and the position embedding (1-D / embedding params)
+        decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "pos_embed" not in n]
+        rest = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "pos_embed" not in n)]
+        return torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": rest, "weight_decay": 0}],
+                                 lr=args.lr)
+    return torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.wd)
+
+
+def make_attacker(args: argparse.Namespace) -> PGDAttack:
+    return PGDAttack(nn.CrossEntropyLoss(), num_steps=args.attack_steps, step_size=args.attack_step_size,
+                     epsilon=args.attack_epsilon)
+
+
+def load_weights(model: nn.Module, path: str, arch: str, device: torch.device) -> None:
+    load_model_weights(model, load_checkpoint(path, map_location=device, expected_arch=arch), path)
+
+
+def skip_to_epoch(trainer: Trainer, epoch: int) -> None:
+    """--start-epoch without --resume: begin at ``epoch`` with the LR schedule where it would be."""
+    trainer.start_epoch = epoch
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()" is intended here
+        trainer.scheduler.last_epoch = epoch * trainer.steps_per_epoch - 1
+        trainer.scheduler.step()
+
+
+def train(trainer: Trainer, args, ctx, data: str) -> dict:
+    if args.resume:
+        trainer.resume(args.resume)
+    elif args.start_epoch:
+        skip_to_epoch(trainer, args.start_epoch)
+    history = trainer.fit()
+    metrics = trainer.final_metrics()
+    if ctx.dist.is_main and history:
+        plot_training_curves(history, ctx.run.figure_path("training_curves"), title=f"{trainer.arch} on {data}",
+                             caption=f"Loss, top-1/top-5 (train/val) and learning rate per epoch; data: {data}.")
+    return metrics
+
+
+def attack(trainer: Trainer, val_loader, args, ctx, data: str, class_names) -> dict:
+    attacker = make_attacker(args)
+    loader = val_loader if args.attack_max_batches is None else \
+        [b for i, b in zip(range(args.attack_max_batches), val_loader)]
+    result = trainer.evaluate(loader, step_fn=attack_eval_step(attacker), desc="attack")
+    metrics = {"attack_clean_acc1": result["acc1_clean"], "attack_clean_acc5": result["acc5_clean"],
+               "attack_acc1": result["acc1"], "attack_acc5": result["acc5"], "attack_linf": result["linf"],
+               "attack": repr(attacker)}
+    print(f"PGD ({attacker}): clean top-1 {metrics['attack_clean_acc1']:.2f}% top-5 {metrics['attack_clean_acc5']:.2f}%"
+          f" -> attacked top-1 {metrics['attack_acc1']:.2f}% top-5 {metrics['attack_acc5']:.2f}%  (data: {data})")
+    if not ctx.dist.is_main:
+        return metrics
+    if args.vis:
+        images, targets = next(iter(val_loader))
+        visualise_attack(trainer.module, attacker, images.to(ctx.device), targets.to(ctx.device), class_names,
+                         ctx.run, data=data)
+    if args.attack_grid:
+        rows = pgd_sweep(trainer.module, loader, ctx.device, max_batches=args.attack_max_batches)
+        write_pgd_table(rows, ctx.run, title=f"PGD sweep on {trainer.arch}", data=data)
+    return metrics
+
+
+@cli_main
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
+    check_args(args)
+    eval_only = args.evaluate or args.attack
+    run_args = copy.copy(args)
+    if eval_only:  # evaluation writes a new run directory; the checkpoint's own run stays untouched
+        run_args.resume = ""
+    ctx = setup_run(run_args, "miniplaces")
+    data = data_label(args.data_folder)
+    train_set, val_set = make_datasets(args)
+    loader = lambda ds, is_train: make_loader(ds, args.batch_size, train=is_train, seed=args.seed,  # noqa: E731
+                                              workers=args.workers, dist_info=ctx.dist, device=ctx.device)
+    train_loader, val_loader = loader(train_set, True), loader(val_set, False)
+    model = build_model(args, args.num_classes)
+    arch = arch_name(args)
+    if args.init:
+        load_weights(model, args.init, arch, torch.device("cpu"))
+    if args.adv_train:
+        model.attacker, model.adv_fraction = make_attacker(args), args.adv_fraction
+    profile = ProfiledStep(classification_step, ctx.device)
+    cfg = EngineConfig(epochs=args.epochs, warmup_epochs=args.warmup, clip_grad=args.clip_grad,
+                       print_freq=args.print_freq, quiet=args.quiet, topk=(1, 5))
+    trainer = Trainer(model, make_optimizer(model, args), train_loader, val_loader, device=ctx.device, run=ctx.run,
+                      cfg=cfg, precision=ctx.precision, step_fn=profile, eval_step_fn=classification_step, arch=arch, args=args, dist_info=ctx.dist)
+    metrics = {"data": data, "arch": arch, "params": sum(p.numel() for p in model.parameters())}
+    if eval_only:
+        if not args.resume:
+            raise UserError("-e/-a evaluate a trained model: pass its checkpoint with --resume PATH")
+        load_weights(trainer.module, args.resume, arch, ctx.device)
+        metrics["checkpoint"] = args.resume
+    else:
+        metrics.update(train(trainer, args, ctx, data))
+        metrics.update({"seconds_per_iter": profile.seconds_per_iter(),
+                        "saved_activation_MB": (profile.saved_bytes or 0) / 2**20})
+        if ctx.device.type == "cuda":
+            metrics["cuda_peak_MB"] = torch.cuda.max_memory_allocated(ctx.device) / 2**20
+    if args.evaluate or not eval_only:
+        flip = trainer.evaluate(val_loader, step_fn=flip_eval_step, desc="flip eval")
+        metrics.update({f"flip_val_{k}": v for k, v in flip.items()})
+        print(f"val (flip-averaged): top-1 {flip['acc1']:.2f}%  top-5 {flip['acc5']:.2f}%  (data: {data})")
+    if args.attack:
+        metrics.update(attack(trainer, val_loader, args, ctx, data, train_set.classes))
+    if ctx.dist.is_main:
+        ctx.run.write_metrics(metrics)
+        print(f"run directory: {ctx.run.path}")
+    ctx.run.close()
+    cleanup_distributed()
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
