@@ -1,0 +1,189 @@
+"""Attack the functa classifier with L-infinity PGD on the modulation vectors.
+
+    python -m functaset.attack -m logs/functaset/exp_X/models/model_best.pth.tar -p /datasets/functaset
+    python -m functaset.attack -m STD.pth.tar -p /datasets/functaset --compare pgd=PGD.pth.tar trades=TR.pth.tar
+
+For every bound of ``--epsilons`` (default 1e-6 ... 1e-3) all test vectors are attacked
+with 10 PGD steps, all bounds in one batched pass.  The step size per bound is picked by
+a grid search (``--ratios`` x epsilon) on the validation split, to maximise the accuracy
+drop; the chosen values are reported.  Outputs: accuracy-vs-epsilon plot, adversarial
+confusion matrix at a bound whose accuracy lies in 20-80% (``--cm-epsilon`` to choose),
+the 18 decoded examples, and metrics.json with ``clean_acc`` and ``acc_by_eps``.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from common.cli import add_engine_args, setup_run
+from common.errors import UserError, cli_main
+from common.plotting import plot_accuracy_vs_epsilon, plot_confusion_matrix
+
+from .SIREN import load_siren
+from .models import load_classifier
+from .sweep import DEFAULT_EPSILONS, DEFAULT_RATIOS, accuracy, choose_step_sizes, envelope, pick_cm_index, sweep
+from .utils import SIREN_FILE, class_names, data_label, default_data_path, detect_name, load_split, read_info
+from .visualize import examples_by_class, plot_attack_examples
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-m", "--model-path", required=True, help="classifier checkpoint from classifier.py")
+    p.add_argument("-p", "--data-path", default=str(default_data_path()),
+                   help="functaset folder with the .pkl files and modSiren.pth (default: %(default)s)")
+    p.add_argument("--name", default=None, help="file prefix (default: fmnist, or the only *_train.pkl there)")
+    p.add_argument("-b", "--batch-size", type=int, default=8192,
+                   help="rows (samples x bounds) per batched PGD pass (default: 8192)")
+    p.add_argument("--epsilons", nargs="+", default=DEFAULT_EPSILONS,
+                   help="L-inf bounds, written as they should appear in metrics.json (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=10, help="PGD steps per sample (default: 10)")
+    p.add_argument("--ratios", nargs="+", type=float, default=list(DEFAULT_RATIOS),
+                   help="step size / epsilon candidates for the grid search (default: %(default)s)")
+    p.add_argument("--select-samples", type=int, default=2000,
+                   help="validation vectors used to choose the step sizes (default: 2000)")
+    p.add_argument("--cm-epsilon", default=None, help="bound for the adversarial confusion matrix "
+                                                      "(default: the one whose accuracy is nearest 50%% in 20-80%%)")
+    p.add_argument("--compare", nargs="*", default=[], metavar="LABEL=PATH",
+                   help="more classifiers (e.g. robust ones) attacked over the same sweep and plotted together")
+    p.add_argument("--limit", type=int, default=None, help="attack only the first N test vectors (quick runs)")
+    add_engine_args(p, training=False)
+    return p
+
+
+def parse_bounds(texts: list[str]) -> list[tuple[str, float]]:
+    """(key as written, value) sorted by value; keys are what metrics.json uses."""
+    try:
+        bounds = sorted({(t, float(t)) for t in texts}, key=lambda kv: kv[1])
+    except ValueError:
+        raise UserError(f"--epsilons must be numbers, got {texts}") from None
+    if any(v <= 0 for _, v in bounds):
+        raise UserError("--epsilons must be positive")
+    return bounds
+
+
+def run_sweep(model, data: dict, bounds, args, device) -> dict:
+    """Grid-searched step sizes (validation), then the batched sweep on test, with the monotone envelope."""
+    eps = [v for _, v in bounds]
+    xs, ys = data["val"]
+    alphas, grid = choose_step_sizes(model, xs[:args.select_samples], ys[:args.select_samples], eps,
+                                     ratios=args.ratios, steps=args.steps, rows=args.batch_size, device=device)
+    x, y = data["test"]
+    t0 = time.perf_counter()
+    raw = sweep(model, x, y, eps, alphas, steps=args.steps, rows=args.batch_size, device=device)
+    seconds = time.perf_counter() - t0
+    res = envelope(raw)
+    keys = [k for k, _ in bounds]
+    return {**res, "clean_acc": 100.0 * res["clean_correct"].float().mean().item(),
+            "acc_by_eps": dict(zip(keys, accuracy(res["correct"]))),
+            "acc_by_eps_per_bound": dict(zip(keys, accuracy(raw["correct"]))),
+            "step_size_by_eps": dict(zip(keys, alphas)),
+            "step_grid": {k: {str(r): grid[r][i] for r in grid} for i, k in enumerate(keys)},
+            "sweep_seconds": seconds}
+
+
+def load_data(args, name: str) -> dict:
+    modul_dim = (read_info(args.data_path).get("config") or {}).get("modul_features", 512)
+    data = {s: load_split(args.data_path, s, name, modul_dim) for s in ("val", "test")}
+    if args.limit:
+        data["test"] = tuple(t[:args.limit] for t in data["test"])
+    return data
+
+
+def figures(res: dict, compared: dict, bounds, cm_idx: int, in_band: bool, inr, names, label, args, ctx) -> None:
+    x, y = res["labels_x"]
+    keys = [k for k, _ in bounds]
+    curves = {"standard": {v: res["acc_by_eps"][k] for k, v in bounds}}
+    clean = {"standard": res["clean_acc"]}
+    for tag, other in compared.items():
+        curves[tag] = {v: other["acc_by_eps"][k] for k, v in bounds}
+        clean[tag] = other["clean_acc"]
+    plot_accuracy_vs_epsilon(curves, ctx.run.figure_path("accuracy_vs_epsilon"),
+                             title=f"{args.steps}-step L-inf PGD on functa vectors", clean=clean,
+                             caption=f"Test accuracy per bound (step size grid-searched on val); dashed: clean; "
+                                     f"data: {label}.")
+    adv_pred = _adv_pred(res, cm_idx)
+    band = "in the 20-80% band" if in_band else "no bound in 20-80%: nearest to 50%"
+    plot_confusion_matrix(y.numpy(), adv_pred.numpy(), names, ctx.run.figure_path("confusion_adversarial"),
+                          title=f"Adversarial confusion, eps={keys[cm_idx]} (acc {accuracy(res['correct'])[cm_idx]:.1f}%)",
+                          caption=f"Rows: true class, columns: prediction under attack ({band}); data: {label}.")
+    if inr is None:
+        return
+    picks = examples_by_class(y, res["clean_correct"], res["correct"][cm_idx])
+    plot_attack_examples(inr, x, res["x_adv"][cm_idx], y, adv_pred, dict(list(picks.items())[:3]), names,
+                         ctx.run.figure_path("attack_examples"), eps_text=keys[cm_idx], data=label,
+                         title=f"Attack succeeded / failed, eps={keys[cm_idx]} (standard model)")
+    for tag, other in compared.items():
+        one_class_figure(other, tag, bounds, cm_idx, inr, names, label, ctx)
+
+
+def one_class_figure(res: dict, tag: str, bounds, start: int, inr, names, label, ctx) -> None:
+    """The 6 images (succeeded/failed x clean/perturbation/perturbed) of one class for a compared model."""
+    x, y = res["labels_x"]
+    for k in range(start, len(bounds)):
+        picks = examples_by_class(y, res["clean_correct"], res["correct"][k])
+        if picks:
+            plot_attack_examples(inr, x, res["x_adv"][k], y, _adv_pred(res, k), dict(list(picks.items())[:1]),
+                                 names, ctx.run.figure_path(f"attack_examples_{tag}"), eps_text=bounds[k][0],
+                                 data=label, title=f"{tag}: one class, eps={bounds[k][0]}")
+            return
+    print(f"note: {tag}: no class has both a successful and a failed attack at eps >= {bounds[start][0]}")
+
+
+def _adv_pred(res: dict, k: int) -> torch.Tensor:
+    """Predictions under attack at bound k (recomputed from the stored vectors)."""
+    from .sweep import predict
+
+    return predict(res["model"], res["x_adv"][k].to(res["device"])).cpu()
+
+
+def attack_model(path, data, bounds, args, device) -> dict:
+    model = load_classifier(path, device)
+    res = run_sweep(model, data, bounds, args, device)
+    res.update(model=model, device=device, labels_x=(data["test"][0], data["test"][1]))
+    return res
+
+
+def flat_metrics(res: dict, prefix: str = "") -> dict:
+    keys = ("clean_acc", "acc_by_eps", "acc_by_eps_per_bound", "step_size_by_eps", "step_grid", "sweep_seconds")
+    return {f"{k}{prefix}": res[k] for k in keys}
+
+
+@cli_main
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
+    bounds = parse_bounds(args.epsilons + ([args.cm_epsilon] if args.cm_epsilon else []))
+    compare = dict(item.split("=", 1) if "=" in item else (Path(item).stem, item) for item in args.compare)
+    name = args.name or detect_name(args.data_path)
+    ctx = setup_run(args, "functaset")
+    data = load_data(args, name)
+    label, names = data_label(args.data_path, name), class_names(args.data_path)
+    res = attack_model(args.model_path, data, bounds, args, ctx.device)
+    compared = {tag: attack_model(path, data, bounds, args, ctx.device) for tag, path in compare.items()}
+    keys = [k for k, _ in bounds]
+    acc = accuracy(res["correct"])
+    cm_idx = keys.index(args.cm_epsilon) if args.cm_epsilon else pick_cm_index(acc)[0]
+    in_band = 20.0 <= acc[cm_idx] <= 80.0
+    siren_path = Path(args.data_path) / SIREN_FILE
+    if not siren_path.is_file():
+        raise UserError(f"{siren_path} not found: the decoded examples need the functaset's SIREN; "
+                        "pass -p with the folder that holds modSiren.pth")
+    inr = load_siren(siren_path, map_location=ctx.device)
+    figures(res, compared, bounds, cm_idx, in_band, inr, names, label, args, ctx)
+    metrics = {"data": label, "model_path": args.model_path, "steps": args.steps, "n_test": len(data["test"][1]),
+               "cm_epsilon": keys[cm_idx], "cm_accuracy": acc[cm_idx],
+               "cm_in_20_80_band": in_band, "step_selection": "grid search on the val split",
+               **flat_metrics(res), **{k: v for tag, r in compared.items() for k, v in flat_metrics(r, f"_{tag}").items()}}
+    ctx.run.write_metrics(metrics)
+    if not args.quiet:
+        print(f"clean {res['clean_acc']:.2f}%  " + "  ".join(f"{k}: {a:.2f}%" for k, a in res["acc_by_eps"].items())
+              + f"\n(data: {label}); run: {ctx.run.path}")
+    ctx.run.close()
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Train the parameter-space classifier on functaset vectors (standard or adversarially robust).
+
+    python -m functaset.classifier -p /datasets/functaset
+    python -m functaset.classifier -p data/functaset_digits --epochs 30
+    python -m functaset.classifier -p /datasets/functaset --adv-train pgd --train-eps 1e-4 \\
+        --init-from logs/functaset/exp_X/models/model_best.pth.tar
+
+The model sees only the modulation vectors (never decoded images).  The checkpoint with
+the best validation accuracy (robust validation accuracy when adversarially trained) is
+kept as ``models/model_best.pth.tar``; train/val/test accuracy and three confusion
+matrices are computed with it.  Test data is never used for any choice.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from common.checkpoint import load_checkpoint, load_model_weights
+from common.cli import add_engine_args, setup_run
+from common.distributed import cleanup_distributed
+from common.engine import EngineConfig, Trainer, classification_step
+from common.errors import cli_main
+from common.plotting import plot_confusion_matrix, plot_training_curves
+
+from .models import ARCH, FunctaMLP, load_classifier
+from .robust import adversarial_step, ramp, robust_eval_step, standard_step
+from .utils import class_names, data_label, default_data_path, detect_name, get_fmnist_functa, read_info
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-p", "--data-path", default=str(default_data_path()),
+                   help="folder with <name>_{train,val,test}.pkl (default: %(default)s)")
+    p.add_argument("--name", default=None, help="file prefix (default: fmnist, or the only *_train.pkl there)")
+    p.add_argument("-b", "--batch-size", type=int, default=256, help="global batch size (default: 256)")
+    p.add_argument("--epochs", type=int, default=60, help="training epochs (default: 60)")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak AdamW learning rate (default: 1e-3)")
+    p.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay (default: 0.05)")
+    p.add_argument("--warmup", type=float, default=2.0, help="linear warmup epochs before cosine (default: 2)")
+    p.add_argument("--clip-grad", type=float, default=1.0, help="max gradient norm, 0 disables (default: 1)")
+    p.add_argument("--hidden", type=int, default=1024, help="MLP width (default: 1024)")
+    p.add_argument("--depth", type=int, default=3, help="hidden blocks (default: 3)")
+    p.add_argument("--dropout", type=float, default=0.2, help="dropout after each block (default: 0.2)")
+    p.add_argument("--input-dropout", type=float, default=0.1, help="dropout on the input vector (default: 0.1)")
+    p.add_argument("--noise", type=float, default=0.1,
+                   help="training noise in standard deviations of each dimension (default: 0.1)")
+    p.add_argument("--label-smoothing", type=float, default=0.1, help="(default: 0.1)")
+    p.add_argument("-j", "--workers", type=int, default=0, help="DataLoader workers (default: 0)")
+    p.add_argument("--dry-run", action="store_true", help="tiny run: 1 epoch")
+    rob = p.add_argument_group("robust training (the bonus)")
+    rob.add_argument("--adv-train", choices=["none", "pgd", "trades"], default="none",
+                     help="none, Madry PGD adversarial training, or TRADES (default: none)")
+    rob.add_argument("--train-eps", type=float, default=1e-4, help="training L-inf bound (default: 1e-4)")
+    rob.add_argument("--train-steps", type=int, default=10, help="PGD steps while training (default: 10)")
+    rob.add_argument("--alpha-ratio", type=float, default=0.25, help="PGD step size / epsilon (default: 0.25)")
+    rob.add_argument("--trades-beta", type=float, default=6.0, help="TRADES KL weight (default: 6)")
+    rob.add_argument("--eps-warmup", type=float, default=5.0, help="epochs to ramp epsilon up from 0 (default: 5)")
+    rob.add_argument("--init-from", default=None, metavar="PATH",
+                     help="warm start from a classifier checkpoint (e.g. a standard model_best.pth.tar)")
+    add_engine_args(p, resume=True)
+    return p
+
+
+def step_functions(args, trainer_ref: list):
+    """(train step, eval step, monitored metric) for the chosen objective."""
+    if args.adv_train == "none":
+        # Evaluate without the training noise (the engine would otherwise reuse the train step).
+        return standard_step(args.noise, args.label_smoothing), classification_step, "acc1"
+    eps_at = ramp(trainer_ref, args.train_eps, args.eps_warmup)
+    train = adversarial_step(args.adv_train, eps_at, args.train_steps, args.alpha_ratio, args.trades_beta,
+                             args.label_smoothing)
+    return train, robust_eval_step(args.train_eps, 10, args.alpha_ratio), "acc_robust"
+
+
+@torch.no_grad()
+def predict(model, loader, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """True and predicted labels of a whole loader (CPU tensors)."""
+    model.eval()
+    ys, preds = [], []
+    for x, y in loader:
+        preds.append(model(x.to(device)).argmax(dim=1).cpu())
+        ys.append(y)
+    return torch.cat(ys), torch.cat(preds)
+
+
+def build_model(args, train_vectors: torch.Tensor, num_classes: int, device) -> FunctaMLP:
+    model = FunctaMLP(in_dim=train_vectors.shape[1], num_classes=num_classes, hidden=args.hidden, depth=args.depth,
+                      dropout=args.dropout, input_dropout=args.input_dropout)
+    model.set_normalization(train_vectors)
+    if args.init_from:
+        load_model_weights(model, load_checkpoint(args.init_from, map_location="cpu", expected_arch=ARCH),
+                           args.init_from)
+    args.model_config = model.hparams  # saved in every checkpoint, so attack.py rebuilds the model
+    return model
+
+
+def evaluate_best(trainer, loaders: dict, names: list[str], label: str, args, ctx) -> dict:
+    """Reload model_best, report accuracies and draw the three confusion matrices."""
+    best_path = ctx.run.models / "model_best.pth.tar"
+    model = load_classifier(best_path, ctx.device)
+    metrics = {"model_path": str(best_path)}
+    for split, loader in loaders.items():
+        y, pred = predict(model, loader, ctx.device)
+        acc = 100.0 * (pred == y).float().mean().item()
+        metrics[f"{split}_acc"] = acc
+        plot_confusion_matrix(y.numpy(), pred.numpy(), names, ctx.run.figure_path(f"confusion_{split}"),
+                              title=f"{split} confusion matrix (accuracy {acc:.2f}%)",
+                              caption=f"Rows: true class, columns: predicted; {split} split of {label}.")
+    return metrics
+
+
+@cli_main
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
+    if args.dry_run:
+        args.epochs = 1
+    name = args.name or detect_name(args.data_path)
+    modul_dim = (read_info(args.data_path).get("config") or {}).get("modul_features", 512)
+    ctx = setup_run(args, "functaset")
+    load = lambda mode: get_fmnist_functa(args.data_path, args.batch_size, mode, name=name,  # noqa: E731
+                                          num_workers=args.workers, seed=args.seed, dist_info=ctx.dist,
+                                          device=ctx.device, modul_dim=modul_dim)
+    loaders = {split: load(split) for split in ("train", "val", "test")}
+    train_vectors = loaders["train"].dataset.tensors[0]
+    names = class_names(args.data_path)
+    label = data_label(args.data_path, name)
+    model = build_model(args, train_vectors, len(names), ctx.device)
+    trainer_ref: list = []
+    train_step, eval_step, monitor = step_functions(args, trainer_ref)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    cfg = EngineConfig(epochs=args.epochs, warmup_epochs=args.warmup, clip_grad=args.clip_grad, quiet=args.quiet,
+                       topk=(1,), monitor=monitor, print_freq=20)
+    trainer = Trainer(model, optimizer, loaders["train"], loaders["val"], device=ctx.device, run=ctx.run, cfg=cfg,
+                      precision=ctx.precision, step_fn=train_step, eval_step_fn=eval_step, arch=ARCH, args=args,
+                      dist_info=ctx.dist)
+    trainer_ref.append(trainer)
+    if args.resume:
+        trainer.resume(args.resume)
+    history = trainer.fit()
+    metrics = {"data": label, "adv_train": args.adv_train, **trainer.final_metrics()}
+    if ctx.dist.is_main:
+        metrics.update(evaluate_best(trainer, loaders, names, label, args, ctx))
+        plot_training_curves(history, ctx.run.figure_path("training_curves"),
+                             title=f"Functa classifier ({args.adv_train})",
+                             caption=f"Loss, accuracy and LR per epoch; data: {label}.")
+        ctx.run.write_metrics(metrics)
+        if not args.quiet:
+            print(f"test accuracy {metrics['test_acc']:.2f}% (val {metrics['val_acc']:.2f}%; data: {label}); "
+                  f"model: {metrics['model_path']}")
+    ctx.run.close()
+    cleanup_distributed()
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The parameter-space classifier: an MLP on modulation vectors (never on decoded images).
+
+The vectors' scale differs per dimension, so the model standardises its input with the
+training set's mean/std, kept as buffers inside the model: attacks and saved models work
+in the raw vector units the functaset stores, and epsilon means the same thing everywhere.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from common.checkpoint import load_checkpoint, load_model_weights
+
+ARCH = "functa_mlp"
+
+
+class FunctaMLP(nn.Module):
+    """``(N, D) -> (N, K)``: standardise, then ``depth`` x (Linear, LayerNorm, GELU, Dropout), then Linear."""
+
+    def __init__(self, *, in_dim: int = 512, num_classes: int = 10, hidden: int = 1024, depth: int = 3,
+                 dropout: float = 0.2, input_dropout: float = 0.1):
+        super().__init__()
+        self.hparams = {"in_dim": in_dim, "num_classes": num_classes, "hidden": hidden, "depth": depth,
+                        "dropout": dropout, "input_dropout": input_dropout}
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("std", torch.ones(in_dim))
+        layers: list[nn.Module] = [nn.Dropout(input_dropout)]
+        width = in_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.GELU(), nn.Dropout(dropout)]
+            width = hidden
+        layers.append(nn.Linear(width, num_classes))
+        self.net = nn.Sequential(*layers)
+
+    @torch.no_grad()
+    def set_normalization(self, vectors: torch.Tensor) -> None:
+        """Per-dimension mean/std of the training vectors ``(N, D)``."""
+        self.mean.copy_(vectors.mean(dim=0))
+        self.std.copy_(vectors.std(dim=0).clamp_min(1e-6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std)
+
+
+def load_classifier(path, device="cpu") -> FunctaMLP:
+    """Rebuild a classifier saved by classifier.py (its sizes are stored in the checkpoint's args)."""
+    ckpt = load_checkpoint(path, map_location=device, expected_arch=ARCH)
+    hparams = (ckpt.get("args") or {}).get("model_config") or {}
+    model = FunctaMLP(**hparams)
+    load_model_weights(model, ckpt, path)
+    return model.to(device).eval()
