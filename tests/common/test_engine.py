@@ -16,7 +16,13 @@ from common.train_digits import SmallCNN
 DEVICE = torch.device("cpu")
 
 
-def make_trainer(run_path, epochs=3, step_fn=None, lr=0.05, seed=0):
+def noisy_step(model, batch):
+    """Classification with input noise: training consumes the global RNG, so resume must restore it."""
+    x, y = batch
+    return classification_step(model, (x + 0.1 * torch.randn_like(x), y))
+
+
+def make_trainer(run_path, epochs=3, step_fn=noisy_step, lr=0.05, seed=0):
     torch.manual_seed(seed)
     train = Subset(DigitsMNIST("train"), range(300))
     val = Subset(DigitsMNIST("val"), range(100))
@@ -25,7 +31,8 @@ def make_trainer(run_path, epochs=3, step_fn=None, lr=0.05, seed=0):
     cfg = EngineConfig(epochs=epochs, warmup_epochs=1, clip_grad=1.0, print_freq=5, quiet=True)
     run = RunDir(run_path, resuming=True)
     return Trainer(model, opt, make_loader(train, 32, train=True, seed=seed), make_loader(val, 50, train=False),
-                   device=DEVICE, run=run, cfg=cfg, step_fn=step_fn, arch="smallcnn")
+                   device=DEVICE, run=run, cfg=cfg, step_fn=step_fn, eval_step_fn=classification_step,
+                   arch="smallcnn")
 
 
 def weights(trainer):
@@ -37,8 +44,8 @@ def test_resume_after_epoch_matches_uninterrupted(tmp_path):
     full.fit()
     part = make_trainer(tmp_path / "part")
     part.fit(stop_epoch=1)
-    torch.manual_seed(123)  # disturb the global RNG: resume must restore it
     resumed = make_trainer(tmp_path / "part")
+    torch.manual_seed(123)  # disturb the global RNG: resume must restore it
     resumed.resume(tmp_path / "part" / "models" / "checkpoint.pth.tar")
     assert resumed.start_epoch == 1 and resumed.start_step == 0
     resumed.fit()
@@ -55,7 +62,7 @@ def self_kill_at(step_to_kill):
         calls["n"] += 1
         if calls["n"] == step_to_kill:
             os.kill(os.getpid(), signal.SIGTERM)
-        return classification_step(model, batch)
+        return noisy_step(model, batch)
 
     return step
 
@@ -63,8 +70,8 @@ def self_kill_at(step_to_kill):
 def test_sigterm_mid_epoch_saves_and_resumes_exactly(tmp_path):
     full = make_trainer(tmp_path / "full")
     full.fit()
-    # Epoch 0 makes 10 train + 2 eval calls, so call 15 is epoch 1, step 3.
-    killed = make_trainer(tmp_path / "killed", step_fn=self_kill_at(15))
+    # 10 training steps per epoch, so call 13 is epoch 1, step 3.
+    killed = make_trainer(tmp_path / "killed", step_fn=self_kill_at(13))
     with pytest.raises(StopRequested) as stop:
         killed.fit()
     assert stop.value.code == 128 + signal.SIGTERM
@@ -72,6 +79,7 @@ def test_sigterm_mid_epoch_saves_and_resumes_exactly(tmp_path):
     ckpt = torch.load(tmp_path / "killed" / "models" / "checkpoint.pth.tar", weights_only=True)
     assert (ckpt["epoch"], ckpt["step"]) == (1, 3)
     resumed = make_trainer(tmp_path / "killed")
+    torch.manual_seed(321)
     resumed.resume(tmp_path / "killed" / "models" / "checkpoint.pth.tar")
     resumed.fit()
     assert torch.equal(weights(full), weights(resumed))
