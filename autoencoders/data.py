@@ -54,6 +54,12 @@ class ImageData:
     def size(self) -> int:
         return self.splits["train"][0].shape[-1]
 
+    def head(self, train: int, other: int) -> "ImageData":
+        """The first ``train`` training and ``other`` val/test images (tiny runs)."""
+        splits = {k: (x[:train if k == "train" else other], y[:train if k == "train" else other])
+                  for k, (x, y) in self.splits.items()}
+        return replace(self, splits=splits)
+
     def to(self, device: torch.device) -> "ImageData":
         return replace(self, splits={k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()})
 

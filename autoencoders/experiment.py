@@ -22,6 +22,7 @@ from common.checkpoint import load_checkpoint, load_model_weights
 from common.cli import RunContext
 from common.engine import EngineConfig, StepFn, Trainer, classification_step
 from common.errors import UserError
+from common.io import read_json
 from common.plotting import plot_training_curves
 from common.rundir import RunDir
 
@@ -93,13 +94,26 @@ class Experiment:
         cfg = EngineConfig(epochs=epochs, warmup_epochs=min(1.0, epochs / 10), clip_grad=self.args.clip_grad,
                            print_freq=self.args.print_freq, quiet=self.args.quiet, topk=(1, 5), monitor=monitor,
                            monitor_mode=mode, channels_last=True)
-        run = RunDir(run_dir / stage, writes=self.ctx.dist.is_main)
+        run = RunDir(run_dir / stage, writes=self.ctx.dist.is_main, resuming=bool(self.args.resume))
         return Trainer(model, optimizer, train_loader, val_loader, device=self.ctx.device, run=run, cfg=cfg,
                        precision=self.ctx.precision, step_fn=step_fn, arch=f"autoencoders.{stage}",
                        args=self.ckpt_args(stage, **extra), dist_info=self.ctx.dist)
 
     def fit(self, trainer: Trainer, title: str) -> dict:
-        """Train, plot the curves into the stage directory, write its metrics; returns them."""
+        """Train (resuming if asked), plot the curves into the stage directory, write its metrics.
+
+        Under ``--resume`` a stage that had finished is not retrained: its final weights are
+        loaded from its checkpoint and its metrics.json is returned.
+        """
+        done = read_json(trainer.run.path / "metrics.json")
+        ckpt = trainer.run.models / "checkpoint.pth.tar"
+        if self.args.resume and done:
+            self.load_stage(trainer.module, str(ckpt), trainer.arch.split(".", 1)[1])
+            return done
+        if self.args.resume and ckpt.exists():
+            if Path(self.args.resume).resolve() != ckpt.resolve():
+                raise UserError(f"stage {trainer.run.path} was interrupted too; resume it with --resume {ckpt}")
+            trainer.resume(self.args.resume)
         history = trainer.fit()
         metrics = {**trainer.final_metrics(), "data": self.data.label}
         if self.ctx.dist.is_main and history:
@@ -125,7 +139,11 @@ class Experiment:
     # ------------------------------------------------------------------- modes
     def run(self, mode: str) -> dict:
         """Train and evaluate one mode; returns its flat metrics (also in its metrics.json)."""
-        out = RunDir(self.root / f"{self.data.name}_{mode}", writes=self.ctx.dist.is_main)
+        out = RunDir(self.root / f"{self.data.name}_{mode}", writes=self.ctx.dist.is_main,
+                     resuming=bool(self.args.resume))
+        finished = read_json(out.path / "metrics.json")
+        if finished:  # only reachable under --resume: this mode completed before the stop
+            return finished
         t0 = time.perf_counter()
         encoder, metrics = {"selfsup": self._selfsup, "guided": self._guided, "contrastive": self._contrastive}[mode](out)
         metrics.update({"dataset": self.data.name, "mode": mode, "data": self.data.label,

@@ -62,7 +62,8 @@ def summary_rows(results: Sequence[dict]) -> list[dict]:
     """One table row per (dataset, mode) from the per-experiment metrics."""
     return [{"dataset": r["dataset"], "mode": r["mode"], "train acc (%)": r.get("train_acc1"),
              "val acc (%)": r.get("val_acc1"), "test acc (%)": r.get("test_acc1"),
-             "test MAE (pixels)": r.get("test_mae"), "data": r["data"]} for r in results]
+             "test MAE (pixels)": None if r.get("test_mae") is None else f"{r['test_mae']:.4f}",
+             "data": r["data"]} for r in results]
 
 
 def write_summary(results: Sequence[dict], out_dir: Path, figures_dir: Path) -> tuple[Path, Path]:

@@ -11,6 +11,7 @@ table PNG and metrics.json with every number under ``<dataset>_<mode>_<metric>``
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from common.cli import add_engine_args, setup_run
 from common.distributed import cleanup_distributed
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--download", action="store_true", help="let torchvision download MNIST/CIFAR-10 into --data-path")
     what.add_argument("--val-size", type=int, default=5000,
                       help="images carved from the real training set for validation, fixed seed (default: 5000)")
+    what.add_argument("--dry-run", action="store_true",
+                      help="tiny run to check the setup: 256 train / 128 val / 128 test images, 1 epoch per stage "
+                           "unless its --*-epochs flag is given")
     what.add_argument("--toy-per-class", type=int, default=None,
                       help="toy-cifar only: training images per class (default 300; val/test get 1/5 and 1/3 of it)")
     what.add_argument("--encoder", default="", metavar="CKPT",
@@ -52,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--classifier", default="", metavar="CKPT",
                       help="skip classifier training: load this classifier checkpoint (must match the encoder)")
     _add_training_args(parser)
-    add_engine_args(parser)
+    add_engine_args(parser, resume=True)
     return parser
 
 
@@ -97,6 +101,11 @@ def resolve(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     modes = list(MODES) if args.all else [args.mode or ("selfsup" if args.self_supervised else "guided")]
     if (args.encoder or args.classifier) and (len(modes) > 1 or len(datasets) > 1):
         raise UserError("--encoder/--classifier load one encoder: use them with one --dataset and one --mode")
+    if args.dry_run:
+        for stage in ("ae", "clf", "joint", "contrastive"):  # explicit epoch flags still win
+            if getattr(args, f"{stage}_epochs") is None:
+                setattr(args, f"{stage}_epochs", 1)
+        args.tsne_points = min(args.tsne_points, 100)
     for name in ("latent_dim", "batch_size", "width", "tsne_points", "toy_per_class"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -104,15 +113,37 @@ def resolve(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(datasets)), modes
 
 
+def resume_root(args: argparse.Namespace) -> str | None:
+    """The run root of ``--resume <root>/<dataset>_<mode>/<stage>/models/checkpoint.pth.tar``.
+
+    Finished modes and stages of that run are reloaded, the interrupted stage continues at
+    its exact step, and the rest is trained; ``--logdir`` may be omitted or must match.
+    """
+    if not args.resume:
+        return args.logdir
+    ckpt = Path(args.resume)
+    if not ckpt.is_file():
+        raise UserError(f"--resume {ckpt}: no such checkpoint")
+    if ckpt.parent.name != "models" or len(ckpt.resolve().parents) < 4:
+        raise UserError(f"--resume {ckpt}: expected <run>/<dataset>_<mode>/<stage>/models/checkpoint.pth.tar")
+    root = ckpt.resolve().parents[3]
+    if args.logdir and Path(args.logdir).resolve() != root:
+        raise UserError(f"--resume {ckpt} belongs to run {root}, not --logdir {args.logdir}")
+    return str(root)
+
+
 @cli_main
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
     datasets, modes = resolve(args)
+    args.logdir = resume_root(args)
     ctx = setup_run(args, "autoencoders")
     results = []
     for name in datasets:
         data = load_dataset(name, args.data_path, download=args.download, val_size=args.val_size,
                             toy_per_class=args.toy_per_class)
+        if args.dry_run:
+            data = data.head(256, 128)
         experiment = Experiment(args, data, ctx, ctx.run.path)
         for mode in modes:
             metrics = experiment.run(mode)

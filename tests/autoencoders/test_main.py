@@ -2,11 +2,11 @@
 import json
 
 import pytest
+import torch
 
 from autoencoders.main import main
 
-TINY = ["--device", "cpu", "--quiet", "--width", "8", "--batch-size", "64", "--tsne-points", "60",
-        "--ae-epochs", "1", "--clf-epochs", "1", "--joint-epochs", "1", "--contrastive-epochs", "1"]
+TINY = ["--device", "cpu", "--quiet", "--dry-run", "--width", "8", "--batch-size", "64", "--tsne-points", "60"]
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +87,24 @@ def test_existing_run_directory_is_not_overwritten(digits_run, capsys):
 
 def test_contradicting_flags(tmp_path, capsys):
     _fails(["--self-supervised", "--mode", "guided", "--logdir", str(tmp_path / "r")], capsys, "contradicts")
+
+
+def test_resume_continues_the_interrupted_stage(tmp_path):
+    root = tmp_path / "run"
+    main(["--mode", "guided", "--dataset", "digits", "--logdir", str(root), *TINY])
+    stage = root / "digits_guided" / "joint"
+    # Simulate a stop after epoch 1 of 2: the checkpoint is there, the metrics are not yet.
+    for done in (stage / "metrics.json", root / "digits_guided" / "metrics.json", root / "metrics.json"):
+        done.unlink()
+    ckpt = stage / "models" / "checkpoint.pth.tar"
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 1
+    flat = main(["--mode", "guided", "--dataset", "digits", *TINY, "--joint-epochs", "2", "--resume", str(ckpt)])
+    history = torch.load(ckpt, weights_only=True)["history"]
+    assert [h["epoch"] for h in history] == [1, 2]  # epoch 1 kept from before, epoch 2 trained now
+    assert flat["digits_guided_joint_epochs"] == 2 and (root / "metrics.json").exists()
+
+
+def test_resume_path_must_be_a_stage_checkpoint(tmp_path, capsys):
+    bogus = tmp_path / "ckpt.pth.tar"
+    bogus.write_bytes(b"x")
+    _fails(["--mode", "guided", "--dataset", "digits", "--resume", str(bogus), *TINY], capsys, "expected <run>")
