@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -39,7 +39,6 @@ class ImageData:
     splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
-    extra: dict = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -146,7 +145,7 @@ class Normalizer:
 
 def to_unit(x_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 images -> float32 in [0, 1]."""
-    return x_uint8.float().div_(255)
+    return x_uint8.float().div(255)
 
 
 class DeviceBatches:

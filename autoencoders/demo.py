@@ -17,9 +17,9 @@ from common.errors import cli_main
 PLANS = {
     "full": [
         ("digits", ["--width", "16", "--batch-size", "64", "--ae-epochs", "12", "--clf-epochs", "8",
-                    "--joint-epochs", "6", "--contrastive-epochs", "15", "--tsne-points", "400"]),
-        ("toy-cifar", ["--toy-per-class", "120", "--width", "16", "--batch-size", "100", "--ae-epochs", "8",
-                       "--clf-epochs", "8", "--joint-epochs", "8", "--contrastive-epochs", "12",
+                    "--joint-epochs", "6", "--contrastive-epochs", "12", "--tsne-points", "400"]),
+        ("toy-cifar", ["--toy-per-class", "100", "--width", "16", "--batch-size", "50", "--ae-epochs", "10",
+                       "--clf-epochs", "6", "--joint-epochs", "6", "--contrastive-epochs", "8",
                        "--tsne-points", "400"]),
     ],
     "quick": [

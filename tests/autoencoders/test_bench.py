@@ -1,4 +1,6 @@
 """The contrastive benchmark runs and reports positive throughput (no timing assertions)."""
+import pytest
+
 from autoencoders.bench import bench, main
 
 
@@ -11,3 +13,9 @@ def test_bench_reports_images_per_second():
 def test_bench_cli(capsys):
     main(["--shape", "cifar", "--batch-size", "4", "--width", "4", "--steps", "1", "--warmup", "0", "--device", "cpu"])
     assert "images/s" in capsys.readouterr().out
+
+
+@pytest.mark.gpu
+def test_bench_on_cuda():
+    result = bench("cifar", batch_size=64, width=16, steps=2, warmup=1, device="cuda")
+    assert result["device"].startswith("cuda") and result["train_images_per_s"] > 0

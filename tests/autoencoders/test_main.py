@@ -108,3 +108,12 @@ def test_resume_path_must_be_a_stage_checkpoint(tmp_path, capsys):
     bogus = tmp_path / "ckpt.pth.tar"
     bogus.write_bytes(b"x")
     _fails(["--mode", "guided", "--dataset", "digits", "--resume", str(bogus), *TINY], capsys, "expected <run>")
+
+
+@pytest.mark.gpu
+def test_all_modes_on_cuda_with_amp(tmp_path):
+    flat = main(["--all", "--dataset", "toy-cifar", "--toy-per-class", "30", "--logdir", str(tmp_path / "run"),
+                 *[a if a != "cpu" else "cuda" for a in TINY]])
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["device"].startswith("cuda") and config["precision"] in ("bf16", "fp16")
+    assert all(0 <= flat[f"toy-cifar_{m}_test_acc1"] <= 100 for m in ("selfsup", "guided", "contrastive"))
