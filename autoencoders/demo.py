@@ -22,12 +22,12 @@ PLANS = {
                        "--clf-epochs", "6", "--joint-epochs", "6", "--contrastive-epochs", "8",
                        "--tsne-points", "400"]),
     ],
-    "quick": [
+    "quick": [  # no per-stage training-curve PNGs: matplotlib would be a third of the time
         ("digits", ["--width", "8", "--batch-size", "64", "--ae-epochs", "2", "--clf-epochs", "2",
-                    "--joint-epochs", "2", "--contrastive-epochs", "2", "--tsne-points", "100"]),
+                    "--joint-epochs", "2", "--contrastive-epochs", "2", "--tsne-points", "100", "--no-curves"]),
         ("toy-cifar", ["--toy-per-class", "30", "--width", "8", "--batch-size", "50", "--ae-epochs", "2",
                        "--clf-epochs", "3", "--joint-epochs", "3", "--contrastive-epochs", "2",
-                       "--tsne-points", "100"]),
+                       "--tsne-points", "100", "--no-curves"]),
     ],
 }
 

@@ -116,7 +116,7 @@ class Experiment:
             trainer.resume(self.args.resume)
         history = trainer.fit()
         metrics = {**trainer.final_metrics(), "data": self.data.label}
-        if self.ctx.dist.is_main and history:
+        if self.ctx.dist.is_main and history and self.args.curves:
             plot_training_curves(history, trainer.run.figure_path("training_curves"), title=title,
                                  caption=f"Per-epoch loss/accuracy/LR of stage {trainer.arch}; data: {self.data.label}.")
         trainer.run.write_metrics(metrics)

@@ -79,6 +79,8 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--temperature", type=float, default=0.5, help="NT-Xent temperature (default: 0.5)")
     group.add_argument("--jitter", type=float, default=0.5, help="colour-jitter strength of the views (0.5)")
     group.add_argument("--tsne-points", type=int, default=2000, help="test samples per t-SNE plot (default: 2000)")
+    group.add_argument("--curves", action=argparse.BooleanOptionalAction, default=True,
+                       help="plot each stage's training curves (TensorBoard has them either way; default: on)")
     group.add_argument("-p", "--print-freq", type=int, default=20, help="steps between host syncs / log lines")
 
 
