@@ -83,7 +83,8 @@ def _torchvision(name: str, root: str, download: bool):
     try:
         return cls(root, train=True, download=download), cls(root, train=False, download=download)
     except RuntimeError as err:
-        hint = "pass --download to fetch it there" if not download else f"download failed ({err})"
+        detail = " ".join(str(err).split())[:240]  # torchvision's message spans lines; keep one
+        hint = "pass --download to fetch it there" if not download else f"download failed ({detail})"
         raise UserError(f"{cls.__name__} not found under --data-path {root!r}; {hint}, "
                         "or use --dataset digits / toy-cifar (embedded, offline)") from None
     except OSError as err:

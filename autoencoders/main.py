@@ -139,13 +139,15 @@ def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
     datasets, modes = resolve(args)
     args.logdir = resume_root(args)
+    # Load every dataset before creating the run directory: a bad path leaves nothing behind.
+    loaded = [load_dataset(name, args.data_path, download=args.download, val_size=args.val_size,
+                           toy_per_class=args.toy_per_class) for name in datasets]
+    if args.dry_run:
+        loaded = [data.head(256, 128) for data in loaded]
     ctx = setup_run(args, "autoencoders")
     results = []
-    for name in datasets:
-        data = load_dataset(name, args.data_path, download=args.download, val_size=args.val_size,
-                            toy_per_class=args.toy_per_class)
-        if args.dry_run:
-            data = data.head(256, 128)
+    for data in loaded:
+        name = data.name
         experiment = Experiment(args, data, ctx, ctx.run.path)
         for mode in modes:
             metrics = experiment.run(mode)

@@ -54,6 +54,7 @@ def _fails(argv, capsys, match):
 def test_missing_dataset_path_without_download(tmp_path, capsys):
     _fails(["--mnist", "--data-path", str(tmp_path / "none"), "--logdir", str(tmp_path / "r"), *TINY], capsys,
            "MNIST not found")
+    assert not (tmp_path / "r").exists()  # checked before the run directory is created
 
 
 def test_wrong_latent_dim_for_saved_encoder(digits_run, tmp_path, capsys):
