@@ -147,16 +147,15 @@ def main(argv=None) -> dict:
     ctx = setup_run(args, "autoencoders")
     results = []
     for data in loaded:
-        name = data.name
         experiment = Experiment(args, data, ctx, ctx.run.path)
         for mode in modes:
             metrics = experiment.run(mode)
             results.append(metrics)
             if ctx.dist.is_main and not args.quiet:
                 mae = f"  test MAE {metrics['test_mae']:.4f}" if "test_mae" in metrics else ""
-                print(f"[{name} {mode}] test acc {metrics['test_acc1']:.2f}%{mae}  (data: {data.label})", flush=True)
+                print(f"[{data.name} {mode}] test acc {metrics['test_acc1']:.2f}%{mae}  (data: {data.label})", flush=True)
     flat = {f"{r['dataset']}_{r['mode']}_{k}": v for r in results for k, v in r.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            if isinstance(v, (int, float))}  # numbers and flags such as encoder_frozen_verified
     flat["data"] = "; ".join(dict.fromkeys(r["data"] for r in results))
     if ctx.dist.is_main:
         ctx.run.write_metrics(flat)
