@@ -1,0 +1,76 @@
+"""Demo stage for COMP 499/691 A2: every entry script once, small enough for a laptop CPU.
+
+    python -m alexnet_rnn.demo --out demo_out/alexnet_rnn [--quick] [--device auto]
+
+Runs, each into its own run directory under ``--out``: receptive fields (table +
+gradient check), AlexNet predictions on the library sample photos, targeted L1
+adversarial examples, a short language-model run on the embedded English text
+(perplexity against the unigram/bigram baselines, samples) and the position-wise FFN
+check.  Without cached ImageNet weights (offline), AlexNet runs with random weights
+and every figure and metrics.json says so.
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import time
+
+from common.errors import cli_main
+
+from . import adversarial, position_ffn, predict, receptive_field, rnn_lm
+
+# Language-model configs: small enough to train in seconds, big enough to beat both baselines
+# on the embedded text (measured; see README.md).  The course defaults stay in rnn_lm.py.
+LM_QUICK = ["--level", "char", "--embed-size", "32", "--hidden-size", "128", "--max-chars", "100000",
+            "--epochs", "1", "--num-samples", "200"]
+LM_WORD = ["--level", "word", "--embed-size", "128", "--hidden-size", "256", "--epochs", "1",
+           "--num-samples", "60", "--distance", "class", "function"]
+LM_CHAR = ["--level", "char", "--embed-size", "32", "--hidden-size", "128", "--max-chars", "100000",
+           "--epochs", "2", "--num-samples", "300"]
+
+
+def _stages(quick: bool, weights: str) -> list[tuple[str, object, list[str]]]:
+    """(run-dir name, module with main(argv), extra argv) per stage."""
+    attack = ["--weights", weights, "--max-steps", "60" if weights == "random" else "300"]
+    if quick:
+        attack = ["--weights", weights, "--targets", "goldfish", "--max-steps", "20"]
+    stages = [("receptive_field", receptive_field, []),
+              ("predict", predict, ["--weights", weights]),
+              ("adversarial", adversarial, attack)]
+    if quick:
+        stages.append(("rnn_lm_char", rnn_lm, LM_QUICK))
+    else:
+        stages += [("rnn_lm_char", rnn_lm, LM_CHAR), ("rnn_lm_word", rnn_lm, LM_WORD)]
+    stages.append(("position_ffn", position_ffn, []))
+    return stages
+
+
+def run_demo(out_root: pathlib.Path, quick: bool = False, device: str = "auto") -> list[pathlib.Path]:
+    """Run every stage; returns the run directories written (each with metrics.json)."""
+    out_root = pathlib.Path(out_root)
+    weights = "imagenet" if predict.pretrained_available() else "random"
+    if weights == "random":
+        print("alexnet_rnn demo: no cached ImageNet AlexNet weights -> RANDOM weights (labelled on every output)")
+    runs = []
+    for name, module, extra in _stages(quick, weights):
+        path = out_root / name
+        start = time.perf_counter()
+        module.main([*extra, "--logdir", str(path), "--device", device, "--quiet"])
+        print(f"alexnet_rnn demo: {name} done in {time.perf_counter() - start:.1f} s -> {path}", flush=True)
+        runs.append(path)
+    return runs
+
+
+@cli_main
+def main(argv=None) -> list[pathlib.Path]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--out", required=True, type=pathlib.Path, help="folder for the run directories")
+    parser.add_argument("--quick", action="store_true", help="smallest settings (about 30 s on 2 CPU cores)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    args = parser.parse_args(argv)
+    return run_demo(args.out, args.quick, args.device)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Word- (or char-) level RNN/GRU/LSTM language model with truncated BPTT, baselines, sampling, distances.
+
+    python -m alexnet_rnn.rnn_lm --data data/ptb --distance army taxpayer      # the course run on PTB
+    python -m alexnet_rnn.rnn_lm --epochs 3 --hidden-size 256                  # embedded English text
+    python -m alexnet_rnn.rnn_lm --level char --model gru --epochs 1
+    python -m alexnet_rnn.rnn_lm --dry-run                                     # tiny, seconds
+
+Defaults are the course's: embedding 128, LSTM hidden 1024, 1 layer, vocabulary 10,000
+with <unk>, Adam 0.002 (constant), batch 20, sequence length 30, gradient clip 0.5,
+5 epochs.  Training runs on the shared engine (checkpoints, --resume, Ctrl-C saves,
+TensorBoard); the hidden state is carried across windows and detached at each one.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from common.cli import add_engine_args, setup_run
+from common.engine import EngineConfig, StepResult, Trainer
+from common.errors import UserError, cli_main
+from common.io import atomic_write_text
+from common.plotting import plot_overlaid_curves
+
+from .lm_data import EOS, BPTTWindows, Corpus, Vocab, load_corpus
+from .ngram import baselines
+
+CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+class RNNLM(nn.Module):
+    """Embedding -> RNN/GRU/LSTM -> linear over the vocabulary."""
+
+    def __init__(self, vocab_size: int, *, embed_size: int = 128, hidden_size: int = 1024, num_layers: int = 1,
+                 cell: str = "lstm"):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed_size)
+        self.rnn = CELLS[cell](embed_size, hidden_size, num_layers, batch_first=True)
+        self.linear = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, x: torch.Tensor, hidden=None):
+        """x (B, T) token ids -> logits (B, T, V) and the final hidden state."""
+        out, hidden = self.rnn(self.embed(x), hidden)  # (B, T, H)
+        return self.linear(out), hidden
+
+
+def detach_hidden(hidden):
+    """Cut the graph at the window boundary (truncated BPTT); LSTM state is an (h, c) tuple."""
+    if hidden is None:
+        return None
+    return tuple(h.detach() for h in hidden) if isinstance(hidden, tuple) else hidden.detach()
+
+
+class TBPTTStep:
+    """Engine step function that carries the hidden state from one window to the next.
+
+    The state lives here, not in the model, so training and evaluation (two instances)
+    never clobber each other's streams.  ``batch_size`` is the token count, so the
+    engine's averaged ``loss`` is the mean per-token NLL and exp(loss) the perplexity.
+    """
+
+    def __init__(self):
+        self.hidden = None
+
+    def __call__(self, model: nn.Module, batch) -> StepResult:
+        inputs, targets, first = batch  # (B, T), (B, T), bool
+        logits, hidden = model(inputs, None if first else self.hidden)
+        self.hidden = detach_hidden(hidden)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())  # (B*T, V) vs (B*T,)
+        return StepResult(loss, batch_size=targets.numel())
+
+
+class LMTrainer(Trainer):
+    """The engine's Trainer plus perplexities in every epoch record (printed, logged, in history)."""
+
+    def _end_epoch(self, epoch: int, record: dict[str, float]) -> None:
+        for split in ("train", "val"):
+            if f"{split}_loss" in record:
+                record[f"{split}_ppl"] = math.exp(min(record[f"{split}_loss"], 50.0))
+        super()._end_epoch(epoch, record)
+
+
+@torch.no_grad()
+def sample(model: nn.Module, prompt: torch.Tensor, length: int, temperature: float = 1.0,
+           generator: torch.Generator | None = None) -> list[int]:
+    """Continue ``prompt`` (1-D ids) by ``length`` tokens; temperature 0 = greedy (argmax)."""
+    was_training = model.training
+    model.eval()
+    x, hidden, out = prompt.view(1, -1), None, []
+    for _ in range(length):
+        logits, hidden = model(x, hidden)
+        last = logits[0, -1].float()  # (V,)
+        if temperature <= 0:
+            nxt = last.argmax().view(1)
+        else:
+            probs = torch.softmax(last / temperature, dim=0)
+            nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(last.device)
+        out.append(nxt)
+        x = nxt.view(1, 1)
+    model.train(was_training)
+    return torch.cat(out).tolist() if out else []
+
+
+def embedding_distance(model: RNNLM, vocab: Vocab, first: str, second: str) -> float:
+    """Euclidean distance between two tokens' embedding vectors; unknown tokens -> UserError."""
+    for word in (first, second):
+        if word not in vocab.stoi or word == "<unk>":
+            raise UserError(f"--distance: {word!r} is not in the {len(vocab)}-token vocabulary of this corpus "
+                            f"(e.g. {', '.join(vocab.itos[1:6])}); pick words that occur in the training text")
+    weight = model.embed.weight
+    return float((weight[vocab.stoi[first]] - weight[vocab.stoi[second]]).norm())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="folder with PTB train.txt and valid.txt; default: embedded English text (pydoc topics)")
+    p.add_argument("--level", choices=["word", "char"], default="word", help="tokens are words or characters")
+    p.add_argument("--model", choices=list(CELLS), default="lstm", help="recurrent cell")
+    p.add_argument("--embed-size", type=int, default=128, help="embedding width")
+    p.add_argument("--hidden-size", type=int, default=1024, help="recurrent state width")
+    p.add_argument("--num-layers", type=int, default=1, help="stacked recurrent layers")
+    p.add_argument("--vocab-size", type=int, default=10000, help="vocabulary cap, <unk> included")
+    p.add_argument("--epochs", type=int, default=5, help="training epochs")
+    p.add_argument("-b", "--batch-size", type=int, default=20, help="parallel text streams")
+    p.add_argument("--seq-length", type=int, default=30, help="BPTT window (tokens)")
+    p.add_argument("--lr", type=float, default=0.002, help="Adam learning rate (constant)")
+    p.add_argument("--clip-grad", type=float, default=0.5, help="max gradient norm (0 disables)")
+    p.add_argument("--max-chars", type=int, default=0, help="embedded text only: use its first N chars (0 = all)")
+    p.add_argument("--valid-fraction", type=float, default=0.1, help="embedded text only: held-out tail")
+    p.add_argument("--num-samples", type=int, default=100, help="tokens to generate per temperature")
+    p.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 0.7, 1.0],
+                   help="sampling temperatures (0 = greedy)")
+    p.add_argument("--distance", nargs=2, metavar=("WORD1", "WORD2"),
+                   help="print the Euclidean distance between two words' embeddings (e.g. army taxpayer on PTB)")
+    p.add_argument("-p", "--print-freq", type=int, default=50, help="steps between host syncs / logs")
+    p.add_argument("--dry-run", action="store_true", help="tiny run: 1 epoch, small model, 20k chars")
+    add_engine_args(p, resume=True)
+    return p
+
+
+def _check_args(args) -> None:
+    if args.dry_run:
+        args.epochs, args.embed_size, args.hidden_size, args.max_chars = 1, 32, 64, args.max_chars or 20000
+    sizes = (args.epochs, args.batch_size, args.seq_length, args.embed_size, args.hidden_size, args.vocab_size)
+    if min(sizes) < 1 or args.vocab_size < 2:
+        raise UserError("--epochs, --batch-size, --seq-length, sizes must be >= 1 and --vocab-size >= 2")
+    if not 0 < args.valid_fraction < 1:
+        raise UserError("--valid-fraction must be between 0 and 1")
+
+
+def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, LMTrainer]:
+    vocab_size = len(corpus.vocab)
+    model = RNNLM(vocab_size, embed_size=args.embed_size, hidden_size=args.hidden_size,
+                  num_layers=args.num_layers, cell=args.model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    cfg = EngineConfig(epochs=args.epochs, clip_grad=args.clip_grad, print_freq=args.print_freq, quiet=args.quiet,
+                       monitor="loss", monitor_mode="min", constant_lr=True)
+    arch = f"rnnlm_{args.model}_{args.level}_e{args.embed_size}_h{args.hidden_size}_l{args.num_layers}_v{vocab_size}"
+    trainer = LMTrainer(model, optimizer, BPTTWindows(corpus.train, args.batch_size, args.seq_length),
+                        BPTTWindows(corpus.valid, min(args.batch_size, 10), args.seq_length), device=ctx.device,
+                        run=ctx.run, cfg=cfg, precision=ctx.precision, step_fn=TBPTTStep(),
+                        eval_step_fn=TBPTTStep(), arch=arch, args=args, dist_info=ctx.dist)
+    if args.resume:
+        trainer.resume(args.resume)
+    trainer.fit()
+    return model, trainer
+
+
+def _samples(args, model: RNNLM, corpus: Corpus, device) -> dict[str, str]:
+    """One text per temperature, each starting from the start-of-line token."""
+    start = EOS if args.level == "word" else "\n"
+    prompt = corpus.vocab.encode([start]).to(device)
+    gen = torch.Generator().manual_seed(args.seed)
+    return {f"{t:g}": corpus.vocab.decode(sample(model, prompt, args.num_samples, t, gen), args.level)
+            for t in args.temperatures}
+
+
+@cli_main
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
+    _check_args(args)
+    corpus = load_corpus(args.data, args.level, args.vocab_size, valid_fraction=args.valid_fraction,
+                         max_chars=args.max_chars or None)
+    if args.distance:  # fail on an unknown word before spending time on training
+        embedding_distance(RNNLM(len(corpus.vocab), embed_size=1, hidden_size=1), corpus.vocab, *args.distance)
+    ctx = setup_run(args, "alexnet_rnn")
+    corpus.vocab.save(ctx.run.models / "vocab.json")
+    base = baselines(corpus.train, corpus.valid, len(corpus.vocab))
+    model, trainer = _train(args, ctx, corpus)
+    metrics = {**trainer.final_metrics(), **base, "data": corpus.label, "level": args.level, "model": args.model,
+               "vocab_size": len(corpus.vocab), "train_tokens": len(corpus.train), "valid_tokens": len(corpus.valid)}
+    metrics["val_ppl_per_epoch"] = [h["val_ppl"] for h in trainer.history]
+    metrics["beats_unigram"] = metrics["val_ppl"] < base["unigram_ppl"]
+    metrics["beats_bigram"] = metrics["val_ppl"] < base["bigram_ppl"]
+    if args.distance:
+        metrics[f"distance_{args.distance[0]}_{args.distance[1]}"] = embedding_distance(model, corpus.vocab,
+                                                                                         *args.distance)
+    samples = _samples(args, model, corpus, ctx.device)
+    _report(args, ctx, metrics, samples)
+    return metrics
+
+
+def _report(args, ctx, metrics: dict, samples: dict[str, str]) -> None:
+    if not ctx.dist.is_main:
+        return
+    name = f"{args.model.upper()} ({args.level})"
+    epochs = len(metrics["val_ppl_per_epoch"])
+    plot_overlaid_curves({f"{name} validation": metrics["val_ppl_per_epoch"],
+                          "smoothed unigram": [metrics["unigram_ppl"]] * epochs,
+                          "interpolated bigram": [metrics["bigram_ppl"]] * epochs},
+                         ctx.run.figure_path("perplexity"), title=f"Validation perplexity, {name}",
+                         xlabel="epoch", ylabel="perplexity (log scale)", logy=True,
+                         caption=f"Baselines are flat lines on the same split; data: {metrics['data']}.")
+    text = "".join(f"--- temperature {t} ---\n{s}\n\n" for t, s in samples.items())
+    atomic_write_text(ctx.run.path / "samples.txt", text)
+    metrics["samples"] = samples
+    ctx.run.write_metrics(metrics)
+    ctx.run.close()
+    print(f"validation perplexity {metrics['val_ppl']:.2f} vs unigram {metrics['unigram_ppl']:.2f}, "
+          f"bigram {metrics['bigram_ppl']:.2f} (data: {metrics['data']})")
+    for key, value in metrics.items():
+        if key.startswith("distance_"):
+            print(f"{key}: {value:.4f}")
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Targeted L1 attack: stops at the target, stays a valid image, updates every step; CLI on random weights."""
+import json
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from alexnet_rnn.adversarial import (amplified, auto_alpha, perturbation_stats, resolve_targets, targeted_l1_attack,
+                                     targets_for)
+from common.errors import UserError
+
+
+def tiny_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 5))
+
+
+def images():
+    return torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0)).round()  # many pixels at 0 or 1
+
+
+def attack_setup():
+    model, x = tiny_model(), images()
+    with torch.no_grad():
+        clean = model(x).argmax(1)
+    return model, x, (clean + 1) % 5
+
+
+def test_stops_at_first_step_that_reaches_the_target():
+    model, x, t = attack_setup()
+    result = targeted_l1_attack(model, x, t, alpha=1e-3, lr=0.05, max_steps=200)
+    assert result.success.all()
+    with torch.no_grad():
+        assert torch.equal(model(result.adversarial).argmax(1), t)
+    for i in range(len(x)):  # one step fewer must not reach the target: it stopped as soon as it could
+        steps = int(result.steps[i])
+        assert steps >= 1
+        early = targeted_l1_attack(model, x[i:i + 1], t[i:i + 1], alpha=1e-3, lr=0.05, max_steps=steps - 1)
+        assert not early.success.any()
+
+
+def test_valid_image_range_with_a_huge_learning_rate():
+    model, x, t = attack_setup()
+    result = targeted_l1_attack(model, x, t, alpha=0.0, lr=5.0, max_steps=3)
+    assert result.adversarial.min() >= 0 and result.adversarial.max() <= 1
+    assert (result.adversarial - x).abs().max() > 0.5  # it did move, right up to the bounds
+
+
+def test_every_step_changes_the_perturbation():
+    model, x, t = attack_setup()
+    unreachable = torch.full_like(t, 4)
+    runs = [targeted_l1_attack(model, x[:1], unreachable[:1], alpha=10.0, lr=0.01, max_steps=k).adversarial
+            for k in (1, 2, 3)]
+    assert not torch.equal(runs[0], runs[1]) and not torch.equal(runs[1], runs[2])
+
+
+def test_model_gradients_and_mode_untouched():
+    model, x, t = attack_setup()
+    model.train()
+    targeted_l1_attack(model, x, t, alpha=auto_alpha(model, x, t), max_steps=5)
+    assert model.training and all(p.grad is None for p in model.parameters())
+
+
+def test_perturbation_stats_and_amplification():
+    x = torch.zeros(3, 4, 4)
+    r = torch.zeros_like(x)
+    r[0, 0, 0] = 0.1
+    stats = perturbation_stats(x, x + r)
+    assert stats["l1"] == pytest.approx(0.1) and stats["linf"] == pytest.approx(0.1)
+    assert stats["psnr_db"] == pytest.approx(10 * math.log10(48 / 0.01))
+    amp, gain = amplified(r)
+    assert gain == pytest.approx(5.0) and amp.max() == pytest.approx(1.0) and amp.min() == pytest.approx(0.5)
+
+
+def test_targets_skip_the_true_class_and_names_resolve():
+    assert targets_for(7, [7, 2, 3], [7, 9, 10]) == [9, 2, 3]
+    categories = ["tench", "goldfish", "great white shark"]
+    assert resolve_targets(["Goldfish", "2"], categories) == [1, 2]
+    with pytest.raises(UserError, match="unknown target class"):
+        resolve_targets(["unicorn"], categories)
+
+
+def test_cli_random_weights_one_example(tmp_path):
+    from alexnet_rnn.adversarial import main
+    from common.embedded.samples import sample_photo_paths
+
+    photo = str(sample_photo_paths()["china"])
+    metrics = main([photo, "--weights", "random", "--targets", "goldfish", "--max-steps", "2",
+                    "--logdir", str(tmp_path / "run"), "--quiet"])
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "RANDOM" in saved["weights"] and saved["pretrained"] is False and saved["data"] == "user images"
+    assert saved["china_to_goldfish_steps"] <= 2 and metrics["success_rate"] in (0.0, 1.0)
+    figures = {p.name for p in (tmp_path / "run" / "figures").glob("*.png")}
+    assert figures == {"adv_china_to_goldfish.png", "adversarial_summary.png"}
+    captions = json.loads((tmp_path / "run" / "figures" / "captions.json").read_text())
+    assert all("RANDOM" in c for c in captions.values() if "Weights" in c)
