@@ -72,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     attack.add_argument("--attack-step-size", type=float, default=0.01, help="PGD step, normalised units (0.01)")
     attack.add_argument("--attack-epsilon", type=float, default=0.1, help="PGD L-inf bound, normalised units (0.1)")
     attack.add_argument("--attack-grid", action="store_true",
-                        help="with -a: also sweep steps {1,5,10} x epsilon {0.01,0.03,0.1} into a table")
-    attack.add_argument("--attack-max-batches", type=int, default=None, help="limit -a/--attack-grid to N batches")
+                        help="with -a: also sweep steps {1,5,10} x epsilon {0.03,0.1,0.3} into a table")
+    attack.add_argument("--attack-max-batches", type=int, default=None, help="limit -a to N validation batches")
+    attack.add_argument("--attack-grid-batches", type=int, default=None,
+                        help="limit --attack-grid to N validation batches (it attacks each batch 9 times)")
     attack.add_argument("--adv-train", action="store_true",
                         help="SimpleNet only: train on a clean/PGD mix (bonus; use with a warm start via --init)")
     attack.add_argument("--adv-fraction", type=float, default=0.5, help="share of each batch attacked (0.5)")
@@ -88,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_args(args: argparse.Namespace) -> None:
+    if (args.evaluate or args.attack) and not args.resume:
+        raise UserError("-e/-a evaluate a trained model: pass its checkpoint with --resume PATH")
     if args.vis and not args.attack:
         raise UserError("-v/--vis visualises an attack: use it together with -a/--attack")
     if args.adv_train and (args.use_vit or args.use_resnet18 or args.use_own_cnn):
@@ -147,7 +151,7 @@ def train(trainer: Trainer, args, ctx, data: str) -> dict:
 def attack(trainer: Trainer, val_loader, args, ctx, data: str, class_names) -> dict:
     attacker = make_attacker(args)
     loader = val_loader if args.attack_max_batches is None else \
-        [b for i, b in zip(range(args.attack_max_batches), val_loader)]
+        [b for _, b in zip(range(args.attack_max_batches), val_loader)]
     result = trainer.evaluate(loader, step_fn=attack_eval_step(attacker), desc="attack")
     metrics = {"attack_clean_acc1": result["acc1_clean"], "attack_clean_acc5": result["acc5_clean"],
                "attack_acc1": result["acc1"], "attack_acc5": result["acc5"], "attack_linf": result["linf"],
@@ -161,7 +165,8 @@ def attack(trainer: Trainer, val_loader, args, ctx, data: str, class_names) -> d
         visualise_attack(trainer.module, attacker, images.to(ctx.device), targets.to(ctx.device), class_names,
                          ctx.run, data=data)
     if args.attack_grid:
-        rows = pgd_sweep(trainer.module, loader, ctx.device, max_batches=args.attack_max_batches)
+        rows = pgd_sweep(trainer.module, val_loader, ctx.device,
+                         max_batches=args.attack_grid_batches or args.attack_max_batches)
         write_pgd_table(rows, ctx.run, title=f"PGD sweep on {trainer.arch}", data=data)
     return metrics
 
@@ -174,9 +179,9 @@ def main(argv=None) -> dict:
     run_args = copy.copy(args)
     if eval_only:  # evaluation writes a new run directory; the checkpoint's own run stays untouched
         run_args.resume = ""
+    train_set, val_set = make_datasets(args)  # bad data fails before a run directory is created
     ctx = setup_run(run_args, "miniplaces")
     data = data_label(args.data_folder)
-    train_set, val_set = make_datasets(args)
     loader = lambda ds, is_train: make_loader(ds, args.batch_size, train=is_train, seed=args.seed,  # noqa: E731
                                               workers=args.workers, dist_info=ctx.dist, device=ctx.device)
     train_loader, val_loader = loader(train_set, True), loader(val_set, False)
@@ -193,8 +198,6 @@ def main(argv=None) -> dict:
                       cfg=cfg, precision=ctx.precision, step_fn=profile, eval_step_fn=classification_step, arch=arch, args=args, dist_info=ctx.dist)
     metrics = {"data": data, "arch": arch, "params": sum(p.numel() for p in model.parameters())}
     if eval_only:
-        if not args.resume:
-            raise UserError("-e/-a evaluate a trained model: pass its checkpoint with --resume PATH")
         load_weights(trainer.module, args.resume, arch, ctx.device)
         metrics["checkpoint"] = args.resume
     else:

@@ -25,26 +25,33 @@ PGD_COLUMNS = ["steps", "epsilon", "step_size", "clean_acc1", "attacked_acc1", "
 
 
 def pgd_sweep(model: nn.Module, loader, device: torch.device, steps_list=(1, 5, 10),
-              eps_list=(0.01, 0.03, 0.1), max_batches: int | None = None) -> list[dict]:
-    """Clean vs attacked accuracy (%) for every (steps, epsilon); step size = 2.5 * eps / steps."""
-    batches = [move_to(b, device) for i, b in enumerate(loader) if max_batches is None or i < max_batches]
-    rows = []
-    for steps in steps_list:
-        for eps in eps_list:
-            step_size = min(eps, 2.5 * eps / steps)  # Madry et al.'s rule of thumb, never beyond epsilon
+              eps_list=(0.03, 0.1, 0.3), max_batches: int | None = None) -> list[dict]:
+    """Clean vs attacked accuracy (%) for every (steps, epsilon); step size = min(eps, 2.5 * eps / steps).
+
+    One pass over the data: each batch is attacked with every configuration.
+    """
+    configs = [(steps, eps, min(eps, 2.5 * eps / steps))  # Madry et al.'s rule of thumb, never beyond eps
+               for steps in steps_list for eps in eps_list]
+    hits = [dict.fromkeys(("clean_acc1", "clean_acc5", "attacked_acc1", "attacked_acc5"), 0.0) for _ in configs]
+    count = 0
+    for i, batch in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        images, targets = move_to(batch, device)[:2]
+        with torch.no_grad(), eval_mode(model):
+            clean = topk_correct(model(images), targets, (1, 5))
+        for (steps, eps, step_size), tally in zip(configs, hits):
             attacker = PGDAttack(nn.CrossEntropyLoss(), num_steps=steps, step_size=step_size, epsilon=eps)
-            hits = {"clean_acc1": 0.0, "clean_acc5": 0.0, "attacked_acc1": 0.0, "attacked_acc5": 0.0}
-            count = 0
-            for images, targets in batches:
-                adv = attacker.perturb(model, images)
-                with torch.no_grad(), eval_mode(model):
-                    for prefix, x in (("clean", images), ("attacked", adv)):
-                        for k, v in topk_correct(model(x), targets, (1, 5)).items():
-                            hits[f"{prefix}_{k}"] += float(v)
-                count += len(targets)
-            rows.append({"steps": steps, "epsilon": eps, "step_size": round(step_size, 5),
-                         **{k: 100.0 * v / max(count, 1) for k, v in hits.items()}})
-    return rows
+            adv = attacker.perturb(model, images)
+            with torch.no_grad(), eval_mode(model):
+                attacked = topk_correct(model(adv), targets, (1, 5))
+            for k in ("acc1", "acc5"):
+                tally[f"clean_{k}"] += float(clean[k])
+                tally[f"attacked_{k}"] += float(attacked[k])
+        count += len(targets)
+    return [{"steps": steps, "epsilon": eps, "step_size": round(step_size, 5),
+             **{k: 100.0 * v / max(count, 1) for k, v in tally.items()}}
+            for (steps, eps, step_size), tally in zip(configs, hits)]
 
 
 def write_pgd_table(rows: list[dict], run, *, title: str, data: str) -> None:

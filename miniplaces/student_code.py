@@ -80,7 +80,7 @@ class CustomConv2DFunction(Function):
         stride, padding, has_bias = ctx.conf
         batch, out_ch = grad_output.shape[:2]
         kernel = weight.shape[2:]
-        grad_out = grad_output.to(weight.dtype).reshape(batch, out_ch, -1)                         # (B, O, L)
+        grad_out = grad_output.to(weight.dtype).reshape(batch, out_ch, -1)        # (B, O, L)
         w_mat = weight.reshape(out_ch, -1)                                          # (O, C*kh*kw)
         grad_input = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
@@ -88,7 +88,7 @@ class CustomConv2DFunction(Function):
             grad_input = _fold(grad_cols, input_feats.shape, kernel, stride, padding)
         if ctx.needs_input_grad[1]:
             cols = _columns(input_feats, kernel, stride, padding)                   # (B, C*kh*kw, L)
-            # sum_b grad_out[b] @ cols[b]^T as one GEMM over the (B*L) axis.
+            # sum_b grad_out[b] @ cols[b]^T: a batched GEMM, then a sum over the batch.
             grad_weight = torch.matmul(grad_out, cols.transpose(1, 2)).sum(0).view_as(weight)
         if has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad_out.sum((0, 2))
