@@ -6,7 +6,9 @@ import torch
 
 from autoencoders.main import main
 
-TINY = ["--device", "cpu", "--quiet", "--dry-run", "--width", "8", "--batch-size", "64", "--tsne-points", "60"]
+# Per-stage training-curve PNGs cost more than the tiny training itself; one test turns them back on.
+TINY = ["--device", "cpu", "--quiet", "--dry-run", "--width", "8", "--batch-size", "64", "--tsne-points", "60",
+        "--no-curves"]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def test_all_modes_write_metrics_figures_and_summary(digits_run):
 
 
 def test_toy_cifar_contrastive_smoke(tmp_path):
-    flat = main(["--mode", "contrastive", "--dataset", "toy-cifar", "--toy-per-class", "12", "--no-curves",
+    flat = main(["--mode", "contrastive", "--dataset", "toy-cifar", "--toy-per-class", "12",
                  "--logdir", str(tmp_path / "run"), *TINY])
     assert 0 <= flat["toy-cifar_contrastive_test_acc1"] <= 100
     metrics = json.loads((tmp_path / "run" / "toy-cifar_contrastive" / "metrics.json").read_text())
@@ -99,7 +101,9 @@ def test_resume_continues_the_interrupted_stage(tmp_path):
         done.unlink()
     ckpt = stage / "models" / "checkpoint.pth.tar"
     assert torch.load(ckpt, weights_only=True)["epoch"] == 1
-    flat = main(["--mode", "guided", "--dataset", "digits", *TINY, "--joint-epochs", "2", "--resume", str(ckpt)])
+    flat = main(["--mode", "guided", "--dataset", "digits", *TINY, "--joint-epochs", "2", "--resume", str(ckpt),
+                 "--curves"])
+    assert (stage / "figures" / "training_curves.png").exists()
     history = torch.load(ckpt, weights_only=True)["history"]
     assert [h["epoch"] for h in history] == [1, 2]  # epoch 1 kept from before, epoch 2 trained now
     assert flat["digits_guided_joint_epochs"] == 2 and (root / "metrics.json").exists()
