@@ -22,11 +22,12 @@ from common.cli import add_engine_args, setup_run
 from common.errors import UserError, cli_main
 from common.plotting import plot_accuracy_vs_epsilon, plot_confusion_matrix
 
-from .SIREN import load_siren
-from .models import load_classifier
-from .sweep import DEFAULT_EPSILONS, DEFAULT_RATIOS, accuracy, choose_step_sizes, envelope, pick_cm_index, sweep
-from .utils import SIREN_FILE, class_names, data_label, default_data_path, detect_name, load_split, read_info
-from .visualize import examples_by_class, plot_attack_examples
+from functaset.SIREN import load_siren
+from functaset.models import load_classifier
+from functaset.sweep import DEFAULT_EPSILONS, DEFAULT_RATIOS, accuracy, choose_step_sizes, envelope, pick_cm_index, sweep
+from functaset.utils import (SIREN_FILE, class_names, data_label, default_data_path, detect_name, load_split,
+                             read_info, top_confusions)
+from functaset.visualize import examples_by_class, plot_attack_examples
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,7 +136,7 @@ def one_class_figure(res: dict, tag: str, bounds, start: int, inr, names, label,
 
 def _adv_pred(res: dict, k: int) -> torch.Tensor:
     """Predictions under attack at bound k (recomputed from the stored vectors)."""
-    from .sweep import predict
+    from functaset.sweep import predict
 
     return predict(res["model"], res["x_adv"][k].to(res["device"])).cpu()
 
@@ -145,6 +146,17 @@ def attack_model(path, data, bounds, args, device) -> dict:
     res = run_sweep(model, data, bounds, args, device)
     res.update(model=model, device=device, labels_x=(data["test"][0], data["test"][1]))
     return res
+
+
+def check_inputs(model_paths: list[str], siren_path: Path) -> None:
+    """Fail before any work (and before a run directory exists) when an input file is missing."""
+    for path in model_paths:
+        if not Path(path).is_file():
+            raise UserError(f"classifier checkpoint not found: {path} (pass -m/--model-path or --compare "
+                            "LABEL=PATH with a models/model_best.pth.tar written by functaset.classifier)")
+    if not siren_path.is_file():
+        raise UserError(f"{siren_path} not found: the decoded examples need the functaset's SIREN; "
+                        "pass -p with the folder that holds modSiren.pth")
 
 
 def flat_metrics(res: dict, prefix: str = "") -> dict:
@@ -158,6 +170,8 @@ def main(argv=None) -> dict:
     bounds = parse_bounds(args.epsilons + ([args.cm_epsilon] if args.cm_epsilon else []))
     compare = dict(item.split("=", 1) if "=" in item else (Path(item).stem, item) for item in args.compare)
     name = args.name or detect_name(args.data_path)
+    siren_path = Path(args.data_path) / SIREN_FILE
+    check_inputs([args.model_path, *compare.values()], siren_path)
     ctx = setup_run(args, "functaset")
     data = load_data(args, name)
     label, names = data_label(args.data_path, name), class_names(args.data_path)
@@ -167,15 +181,12 @@ def main(argv=None) -> dict:
     acc = accuracy(res["correct"])
     cm_idx = keys.index(args.cm_epsilon) if args.cm_epsilon else pick_cm_index(acc)[0]
     in_band = 20.0 <= acc[cm_idx] <= 80.0
-    siren_path = Path(args.data_path) / SIREN_FILE
-    if not siren_path.is_file():
-        raise UserError(f"{siren_path} not found: the decoded examples need the functaset's SIREN; "
-                        "pass -p with the folder that holds modSiren.pth")
     inr = load_siren(siren_path, map_location=ctx.device)
     figures(res, compared, bounds, cm_idx, in_band, inr, names, label, args, ctx)
     metrics = {"data": label, "model_path": args.model_path, "steps": args.steps, "n_test": len(data["test"][1]),
                "cm_epsilon": keys[cm_idx], "cm_accuracy": acc[cm_idx],
-               "cm_in_20_80_band": in_band, "step_selection": "grid search on the val split",
+               "cm_in_20_80_band": in_band, "cm_top_confusions": top_confusions(
+                   res["labels_x"][1], _adv_pred(res, cm_idx), names), "step_selection": "grid search on the val split",
                **flat_metrics(res), **{k: v for tag, r in compared.items() for k, v in flat_metrics(r, f"_{tag}").items()}}
     ctx.run.write_metrics(metrics)
     if not args.quiet:

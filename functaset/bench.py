@@ -17,10 +17,10 @@ import torch
 
 from common.device import resolve_device, synchronize
 
-from .SIREN import ModulatedSIREN
-from .fitting import fit_modulations, siren_flops_per_image
-from .models import FunctaMLP
-from .sweep import DEFAULT_EPSILONS, sweep
+from functaset.SIREN import ModulatedSIREN
+from functaset.fitting import fit_modulations, siren_flops_per_image
+from functaset.models import FunctaMLP
+from functaset.sweep import DEFAULT_EPSILONS, sweep
 
 SIZES = {"course": dict(hidden=256, depth=10, modul_features=512), "demo": dict(hidden=32, depth=3, modul_features=32)}
 

@@ -23,9 +23,10 @@ from common.engine import EngineConfig, Trainer, classification_step
 from common.errors import cli_main
 from common.plotting import plot_confusion_matrix, plot_training_curves
 
-from .models import ARCH, FunctaMLP, load_classifier
-from .robust import adversarial_step, ramp, robust_eval_step, standard_step
-from .utils import class_names, data_label, default_data_path, detect_name, get_fmnist_functa, read_info
+from functaset.models import ARCH, FunctaMLP, load_classifier
+from functaset.robust import adversarial_step, ramp, robust_eval_step, standard_step
+from functaset.utils import (class_names, data_label, default_data_path, detect_name, get_fmnist_functa, read_info,
+                             top_confusions)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +106,7 @@ def evaluate_best(trainer, loaders: dict, names: list[str], label: str, args, ct
         y, pred = predict(model, loader, ctx.device)
         acc = 100.0 * (pred == y).float().mean().item()
         metrics[f"{split}_acc"] = acc
+        metrics[f"{split}_top_confusions"] = top_confusions(y, pred, names)
         plot_confusion_matrix(y.numpy(), pred.numpy(), names, ctx.run.figure_path(f"confusion_{split}"),
                               title=f"{split} confusion matrix (accuracy {acc:.2f}%)",
                               caption=f"Rows: true class, columns: predicted; {split} split of {label}.")

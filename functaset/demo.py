@@ -14,16 +14,16 @@ import pathlib
 
 from common.io import read_json
 
-from .attack import main as attack_main
-from .classifier import main as classifier_main
-from .make_functaset import main as make_main
-from .sweep import DEFAULT_EPSILONS
+from functaset.attack import main as attack_main
+from functaset.classifier import main as classifier_main
+from functaset.make_functaset import main as make_main
+from functaset.sweep import DEFAULT_EPSILONS
 
 # The digits SIREN is smaller than the course one, so its vectors need larger bounds to
 # break: the course sweep plus two larger bounds, keys written as in the course sweep.
 DEMO_EPSILONS = DEFAULT_EPSILONS + ["5e-3", "1e-2"]
 SIZES = {  # quick / full
-    "build": ({"--limit": "150", "--meta-epochs": "1", "--fit-steps": "5"},
+    "build": ({"--limit": "120", "--meta-epochs": "1", "--fit-steps": "3"},
               {"--limit": "600", "--meta-epochs": "2", "--fit-steps": "10"}),
     "epochs": ("10", "30"),
 }
@@ -52,7 +52,7 @@ def run_demo(out_root: pathlib.Path, quick: bool = False, device: str = "auto") 
         compare = _robust_models(probe["cm_epsilon"], std["model_path"], model_args, out_root, runs, common)
     attack_args = ["-m", std["model_path"], "-p", str(data), "--epsilons", *DEMO_EPSILONS]
     if quick:
-        attack_args += ["--ratios", "0.25", "1.0"]
+        attack_args += ["--ratios", "0.25", "1.0", "--select-samples", "120"]
     runs.append(out_root / "functa_attack")
     attack_main([*attack_args, *(["--compare", *compare] if compare else []), "--logdir", str(runs[-1]), *common])
     return runs

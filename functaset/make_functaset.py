@@ -26,10 +26,10 @@ from common.errors import UserError, cli_main
 from common.io import atomic_write_json
 from common.plotting import plot_image_grid, plot_training_curves
 
-from .SIREN import ModulatedSIREN
-from .fitting import fit_dataset, make_meta_step, to_unit_float
-from .sources import default_source_root, limit, load_source
-from .utils import INFO_FILE, SIREN_FILE, split_path, write_split
+from functaset.SIREN import ModulatedSIREN
+from functaset.fitting import fit_dataset, make_meta_step, to_unit_float
+from functaset.sources import default_source_root, limit, load_source
+from functaset.utils import INFO_FILE, SIREN_FILE, split_path, write_split
 
 PRESETS = {
     # The course functaset: SIREN 256 x 10, 512-d modulations, 20 fitting steps.

@@ -12,7 +12,7 @@ import torch
 
 from common.errors import UserError
 
-from .utils import FMNIST_CLASSES
+from functaset.utils import FMNIST_CLASSES
 
 SERVER_ROOT = Path("/datasets/cv_datasets/data")
 LABELS = {"fmnist": "Fashion-MNIST (torchvision)", "mnist": "MNIST (torchvision)"}

@@ -18,7 +18,7 @@ from torch.utils.data import TensorDataset
 from common.data import make_loader
 from common.errors import UserError
 
-from .safe_pickle import safe_load
+from functaset.safe_pickle import safe_load
 
 FMNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -146,3 +146,12 @@ def vec_to_img(inr: torch.nn.Module, vec: torch.Tensor) -> torch.Tensor:
         return inr(vec.to(device, torch.float32)).cpu()
     finally:
         inr.train(was_training)
+
+
+def top_confusions(y_true: torch.Tensor, y_pred: torch.Tensor, names, k: int = 5) -> list[str]:
+    """The ``k`` most frequent off-diagonal (true -> predicted) pairs, as readable strings."""
+    n = len(names)
+    counts = torch.bincount(y_true * n + y_pred, minlength=n * n).view(n, n)  # (true, pred)
+    counts.fill_diagonal_(0)
+    values, flat = counts.flatten().topk(min(k, n * n))
+    return [f"{names[i // n]} -> {names[i % n]}: {v}" for v, i in zip(values.tolist(), flat.tolist()) if v > 0]

@@ -9,7 +9,7 @@ import torch
 
 from common.plotting import plot_image_grid
 
-from .utils import vec_to_img
+from functaset.utils import vec_to_img
 
 
 def examples_by_class(labels: torch.Tensor, clean_ok: torch.Tensor, adv_ok: torch.Tensor) -> dict[int, tuple[int, int]]:
