@@ -24,7 +24,8 @@ from common.plotting import plot_accuracy_vs_epsilon, plot_confusion_matrix
 
 from functaset.SIREN import load_siren
 from functaset.models import load_classifier
-from functaset.sweep import DEFAULT_EPSILONS, DEFAULT_RATIOS, accuracy, choose_step_sizes, envelope, pick_cm_index, sweep
+from functaset.sweep import (DEFAULT_EPSILONS, DEFAULT_RATIOS, accuracy, choose_step_sizes, envelope, pick_cm_index,
+                             predict, sweep)
 from functaset.utils import (SIREN_FILE, class_names, data_label, default_data_path, detect_name, load_split,
                              read_info, top_confusions)
 from functaset.visualize import examples_by_class, plot_attack_examples
@@ -136,8 +137,6 @@ def one_class_figure(res: dict, tag: str, bounds, start: int, inr, names, label,
 
 def _adv_pred(res: dict, k: int) -> torch.Tensor:
     """Predictions under attack at bound k (recomputed from the stored vectors)."""
-    from functaset.sweep import predict
-
     return predict(res["model"], res["x_adv"][k].to(res["device"])).cpu()
 
 
