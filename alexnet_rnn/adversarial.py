@@ -24,11 +24,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common.cli import add_engine_args, setup_run
-from common.embedded.samples import PHOTO_LABEL
 from common.errors import UserError, cli_main
 from common.plotting import markdown_table, plot_table
 
-from .predict import default_images, label_text, load_classifier, load_image, predict_probs, prediction_figure, \
+from .predict import label_text, load_classifier, load_image, named_images, predict_probs, prediction_figure, \
     resolve_weights
 
 DEFAULT_TARGETS = ("goldfish", "pizza", "airliner")
@@ -149,13 +148,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _images(args) -> tuple[dict[str, Path], str]:
-    if args.images:
-        return {Path(p).stem: Path(p) for p in args.images}, "user images"
-    photos = default_images()
-    return {k: photos[k] for k in ("grace_hopper", "china") if k in photos}, PHOTO_LABEL
-
-
 def _example_figure(ctx, clf, name, target, x, adv, steps, success, probs_clean, probs_adv) -> Path:
     amp, gain = amplified(adv - x)
     status = f"reached in {steps} steps" if success else f"NOT reached in {steps} steps"
@@ -182,7 +174,7 @@ def _number(text: str) -> float:
 @cli_main
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
-    named, data = _images(args)
+    named, data = named_images(args.images, default=("grace_hopper", "china"))
     images = torch.stack([load_image(p) for p in named.values()])  # (M, 3, 224, 224)
     resolved = resolve_weights(args.weights)
     ctx = setup_run(args, "alexnet_rnn")

@@ -1,8 +1,8 @@
 """Demo stage for COMP 499/691 A2: every entry script once, small enough for a laptop CPU.
 
-    python -m alexnet_rnn.demo --out demo_out/alexnet_rnn [--quick] [--device auto]
+    python -m alexnet_rnn.demo --out demo_out [--quick] [--device auto]
 
-Runs, each into its own run directory under ``--out``: receptive fields (table +
+Runs, each into its own run directory ``--out/alexnet_rnn_<stage>``: receptive fields (table +
 gradient check), AlexNet predictions on the library sample photos, targeted L1
 adversarial examples, a short language-model run on the embedded English text
 (perplexity against the unigram/bigram baselines, samples) and the position-wise FFN
@@ -21,8 +21,8 @@ from . import adversarial, position_ffn, predict, receptive_field, rnn_lm
 
 # Language-model configs: small enough to train in seconds, big enough to beat both baselines
 # on the embedded text (measured; see README.md).  The course defaults stay in rnn_lm.py.
-LM_QUICK = ["--level", "char", "--embed-size", "32", "--hidden-size", "128", "--max-chars", "100000",
-            "--epochs", "1", "--num-samples", "200"]
+LM_QUICK = ["--level", "char", "--embed-size", "32", "--hidden-size", "128", "--max-chars", "60000",
+            "--epochs", "1", "--lr", "0.005", "--num-samples", "200"]
 LM_WORD = ["--level", "word", "--embed-size", "128", "--hidden-size", "256", "--epochs", "1",
            "--num-samples", "60", "--distance", "class", "function"]
 LM_CHAR = ["--level", "char", "--embed-size", "32", "--hidden-size", "128", "--max-chars", "100000",
@@ -33,7 +33,8 @@ def _stages(quick: bool, weights: str) -> list[tuple[str, object, list[str]]]:
     """(run-dir name, module with main(argv), extra argv) per stage."""
     attack = ["--weights", weights, "--max-steps", "60" if weights == "random" else "300"]
     if quick:
-        attack = ["--weights", weights, "--targets", "goldfish", "--max-steps", "20"]
+        attack = [str(predict.default_images()["china"]), "--weights", weights, "--targets", "goldfish",
+                  "--alpha-scale", "0.5", "--max-steps", "30"]
     stages = [("receptive_field", receptive_field, []),
               ("predict", predict, ["--weights", weights]),
               ("adversarial", adversarial, attack)]
@@ -53,7 +54,7 @@ def run_demo(out_root: pathlib.Path, quick: bool = False, device: str = "auto") 
         print("alexnet_rnn demo: no cached ImageNet AlexNet weights -> RANDOM weights (labelled on every output)")
     runs = []
     for name, module, extra in _stages(quick, weights):
-        path = out_root / name
+        path = out_root / f"alexnet_rnn_{name}"  # prefixed: out_root is shared with the other assignments
         start = time.perf_counter()
         module.main([*extra, "--logdir", str(path), "--device", device, "--quiet"])
         print(f"alexnet_rnn demo: {name} done in {time.perf_counter() - start:.1f} s -> {path}", flush=True)

@@ -143,6 +143,16 @@ def default_images() -> dict[str, Path]:
     return photos
 
 
+def named_images(paths: list[str], default: tuple[str, ...] | None = None) -> tuple[dict[str, Path], str]:
+    """name -> path of the images to use, and the "data" label (library sample photos or user images)."""
+    photos = default_images()
+    if not paths:
+        return {k: v for k, v in photos.items() if default is None or k in default}, PHOTO_LABEL
+    named = {Path(p).stem: Path(p) for p in paths}
+    samples = {p.resolve() for p in photos.values()}
+    return named, PHOTO_LABEL if all(p.resolve() in samples for p in named.values()) else "user images"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -159,10 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
-    if args.images:
-        named, data = {Path(p).stem: Path(p) for p in args.images}, "user images"
-    else:
-        named, data = default_images(), PHOTO_LABEL
+    named, data = named_images(args.images)
     images = torch.stack([load_image(p) for p in named.values()])  # (N, 3, 224, 224); fail before any output
     resolved = resolve_weights(args.weights)
     ctx = setup_run(args, "alexnet_rnn")

@@ -110,7 +110,7 @@ def embedding_distance(model: RNNLM, vocab: Vocab, first: str, second: str) -> f
         if word not in vocab.stoi or word == "<unk>":
             raise UserError(f"--distance: {word!r} is not in the {len(vocab)}-token vocabulary of this corpus "
                             f"(e.g. {', '.join(vocab.itos[1:6])}); pick words that occur in the training text")
-    weight = model.embed.weight
+    weight = model.embed.weight.detach()
     return float((weight[vocab.stoi[first]] - weight[vocab.stoi[second]]).norm())
 
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from alexnet_rnn.receptive_field import (ALEXNET_LAYERS, CONVENTIONS, Layer, centre_field, centre_index,
+from alexnet_rnn.receptive_field import (CONVENTIONS, Layer, centre_field, centre_index,
                                          main, measure_by_gradient, receptive_field_table, unit_span)
 
 
