@@ -59,7 +59,7 @@ def visualise_attack(model, attacker: PGDAttack, images, targets, class_names, r
     short = lambda k: class_names[k][:18]  # noqa: E731
     titles = [f"true {short(t)}\npred {short(p)}" for t, p in zip(targets.tolist(), pred_clean)]
     titles += [f"adv pred {short(p)}" for p in pred_adv]
-    titles += ["|adv - clean| (scaled)"] * len(diff)
+    titles += ["|adv - clean| (white = max)"] * len(diff)
     plot_image_grid(pictures, titles, run.figure_path("adversarial_samples"),
                     title=f"PGD: clean (row 1), attacked (row 2), perturbation (row 3); {attacker}",
                     caption=f"Least-likely-target L-inf PGD, epsilon {attacker.epsilon} in normalised units; "

@@ -125,3 +125,12 @@ def test_resnet18_offline_without_weights_names_both_options(toy_root, tmp_path,
                   "--pretrained-weights PATH", "--pretrained-weights none")
     _expect_error(capsys, [str(toy_root), *FAST, "--logdir", str(tmp_path / "r2"), "--use-resnet18",
                            "--pretrained-weights", str(tmp_path / "nope.pth")], "nope.pth", "not found")
+
+
+def test_start_epoch_without_resume_skips_epochs_and_schedule(toy_root, tmp_path):
+    metrics = run(toy_root, tmp_path / "start", "--epochs", "2", "--start-epoch", "1")
+    import torch
+
+    ckpt = torch.load(tmp_path / "start" / "models" / "checkpoint.pth.tar", weights_only=True)
+    assert metrics["epochs"] == 2 and [h["epoch"] for h in ckpt["history"]] == [2]  # only the 2nd epoch ran
+    assert ckpt["scheduler"]["last_epoch"] == 4  # 2 epochs x 2 steps: the schedule was advanced, not restarted
