@@ -27,7 +27,7 @@ from common.plotting import plot_image_grid
 IMAGE_SIZE = 224
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-RANDOM_LABEL = "RANDOM untrained AlexNet weights (no pretrained weights available; predictions are meaningless)"
+RANDOM_LABEL = "RANDOM untrained weights: predictions are meaningless"
 
 
 class PixelSpaceClassifier(nn.Module):
@@ -75,7 +75,8 @@ def _imagenet_state_dict() -> dict:
         return weights.get_state_dict(progress=False, check_hash=True)
     except OSError as err:  # URLError is an OSError
         raise UserError(f"AlexNet ImageNet weights are not cached at {cached_weights_path()} and could not be "
-                        f"downloaded ({err}); either cache them once online (torch hub cache: {torch.hub.get_dir()}; set TORCH_HOME to move it), "
+                        f"downloaded ({err}); either cache them once online (torch hub cache: "
+                        f"{torch.hub.get_dir()}; set TORCH_HOME to move it), "
                         "pass --weights PATH to a saved torchvision AlexNet state_dict, or pass --weights random "
                         "to run the pipeline with untrained weights") from None
 
@@ -83,7 +84,7 @@ def _imagenet_state_dict() -> dict:
 def resolve_weights(weights: str = "imagenet") -> tuple[dict | None, str, bool]:
     """(state_dict or None for random, label, pretrained?) -- called before any output is written."""
     if weights == "imagenet":
-        return _imagenet_state_dict(), "AlexNet IMAGENET1K_V1 (pretrained, torchvision weights API)", True
+        return _imagenet_state_dict(), "pretrained AlexNet IMAGENET1K_V1 (torchvision)", True
     if weights == "random":
         return None, RANDOM_LABEL, False
     require_file(weights, "AlexNet weights file", "--weights takes imagenet, random or a state_dict path")

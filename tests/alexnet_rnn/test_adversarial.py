@@ -89,9 +89,10 @@ def test_cli_random_weights_one_example(tmp_path):
     metrics = main([photo, "--weights", "random", "--targets", "goldfish", "--max-steps", "2",
                     "--logdir", str(tmp_path / "run"), "--quiet"])
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert "RANDOM" in saved["weights"] and saved["pretrained"] is False and saved["data"].startswith("library sample photos")
+    assert "RANDOM" in saved["weights"] and saved["pretrained"] is False
+    assert saved["data"].startswith("library sample photos")
     assert saved["china_to_goldfish_steps"] <= 2 and metrics["success_rate"] in (0.0, 1.0)
     figures = {p.name for p in (tmp_path / "run" / "figures").glob("*.png")}
     assert figures == {"adv_china_to_goldfish.png", "adversarial_summary.png"}
     captions = json.loads((tmp_path / "run" / "figures" / "captions.json").read_text())
-    assert all("RANDOM" in c for c in captions.values() if "Weights" in c)
+    assert "RANDOM" in captions["adv_china_to_goldfish.png"]
