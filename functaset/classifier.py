@@ -76,14 +76,17 @@ def step_functions(args, trainer_ref: list):
 
 
 @torch.no_grad()
-def predict(model, loader, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """True and predicted labels of a whole loader (CPU tensors)."""
+def predict(model, loader, device, batch_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """True and predicted labels of a loader's *whole* dataset (CPU tensors).
+
+    Reads the dataset's tensors directly: under DDP the loader itself only yields this
+    rank's shard, and rank 0 reports on every sample.
+    """
     model.eval()
-    ys, preds = [], []
-    for x, y in loader:
-        preds.append(model(x.to(device)).argmax(dim=1).cpu())
-        ys.append(y)
-    return torch.cat(ys), torch.cat(preds)
+    vectors, labels = loader.dataset.tensors
+    preds = [model(vectors[i:i + batch_size].to(device)).argmax(dim=1).cpu()
+             for i in range(0, len(labels), batch_size)]
+    return labels, torch.cat(preds)
 
 
 def build_model(args, train_vectors: torch.Tensor, num_classes: int, device) -> FunctaMLP:
@@ -97,7 +100,7 @@ def build_model(args, train_vectors: torch.Tensor, num_classes: int, device) -> 
     return model
 
 
-def evaluate_best(trainer, loaders: dict, names: list[str], label: str, args, ctx) -> dict:
+def evaluate_best(loaders: dict, names: list[str], label: str, ctx) -> dict:
     """Reload model_best, report accuracies and draw the three confusion matrices."""
     best_path = ctx.run.models / "model_best.pth.tar"
     model = load_classifier(best_path, ctx.device)
@@ -143,7 +146,7 @@ def main(argv=None) -> dict:
     history = trainer.fit()
     metrics = {"data": label, "adv_train": args.adv_train, **trainer.final_metrics()}
     if ctx.dist.is_main:
-        metrics.update(evaluate_best(trainer, loaders, names, label, args, ctx))
+        metrics.update(evaluate_best(loaders, names, label, ctx))
         plot_training_curves(history, ctx.run.figure_path("training_curves"),
                              title=f"Functa classifier ({args.adv_train})",
                              caption=f"Loss, accuracy and LR per epoch; data: {label}.")

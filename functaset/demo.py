@@ -22,6 +22,9 @@ from functaset.sweep import DEFAULT_EPSILONS
 # The digits SIREN is smaller than the course one, so its vectors need larger bounds to
 # break: the course sweep plus two larger bounds, keys written as in the course sweep.
 DEMO_EPSILONS = DEFAULT_EPSILONS + ["5e-3", "1e-2"]
+# Robust training bound: the standard demo model's 20-80% band on this functaset
+# (measured: 23.6% at 5e-4, 86.0% at 1e-4; the attack run reports it as cm_epsilon).
+TRAIN_EPS = "5e-4"
 SIZES = {  # quick / full
     "build": ({"--limit": "120", "--meta-epochs": "1", "--fit-steps": "3"},
               {"--limit": "600", "--meta-epochs": "2", "--fit-steps": "10"}),
@@ -44,12 +47,7 @@ def run_demo(out_root: pathlib.Path, quick: bool = False, device: str = "auto") 
     epochs = SIZES["epochs"][not quick]
     model_args = ["-p", str(data), "--hidden", "256", "--depth", "2", "--lr", "3e-3"]
     std = classifier_main([*model_args, "--epochs", epochs, "--logdir", str(runs[1]), *common])
-    compare = []
-    if not quick:
-        probe = attack_main(["-m", std["model_path"], "-p", str(data), "--epsilons", *DEMO_EPSILONS,
-                             "--logdir", str(out_root / "functa_attack_probe"), *common])
-        runs.append(out_root / "functa_attack_probe")
-        compare = _robust_models(probe["cm_epsilon"], std["model_path"], model_args, out_root, runs, common)
+    compare = [] if quick else _robust_models(std["model_path"], model_args, out_root, runs, common)
     attack_args = ["-m", std["model_path"], "-p", str(data), "--epsilons", *DEMO_EPSILONS]
     if quick:
         attack_args += ["--ratios", "0.25", "1.0", "--select-samples", "120"]
@@ -58,12 +56,12 @@ def run_demo(out_root: pathlib.Path, quick: bool = False, device: str = "auto") 
     return runs
 
 
-def _robust_models(eps: str, init: str, model_args: list[str], out_root, runs: list, common) -> list[str]:
-    """PGD-AT and TRADES at the bound where the standard model sits near 50%, warm-started."""
+def _robust_models(init: str, model_args: list[str], out_root, runs: list, common) -> list[str]:
+    """PGD-AT and TRADES at TRAIN_EPS, warm-started from the standard model."""
     compare = []
     for kind in ("pgd", "trades"):
         run = out_root / f"functa_robust_{kind}"
-        m = classifier_main([*model_args, "--epochs", "8", "--adv-train", kind, "--train-eps", eps,
+        m = classifier_main([*model_args, "--epochs", "8", "--adv-train", kind, "--train-eps", TRAIN_EPS,
                              "--eps-warmup", "2", "--init-from", init, "--logdir", str(run), *common])
         runs.append(run)
         compare.append(f"{kind}={m['model_path']}")
