@@ -42,7 +42,7 @@ def collect_codes(model: torch.nn.Module, dataloader, device, max_points: int = 
             torch.cat(labels)[:max_points].numpy())
 
 
-def plot_tsne(model: torch.nn.Module, dataloader, device, out_dir: str | os.PathLike = ".", *, name: str = "encoder",
+def plot_tsne(model: torch.nn.Module, dataloader, device, out_dir: str | os.PathLike, *, name: str = "encoder",
               class_names: Sequence[str] | None = None, title: str | None = None, data_label: str = "",
               max_points: int = 2000, seed: int = 0) -> Path:
     """t-SNE of ``model``'s latent space next to t-SNE of the image space; returns the PNG path.
@@ -51,7 +51,8 @@ def plot_tsne(model: torch.nn.Module, dataloader, device, out_dir: str | os.Path
         model: the encoder, images (B, C, H, W) -> codes (B, L).
         dataloader: yields ``(images, labels)`` (normalised images, as the encoder sees them).
         device: where the encoder lives.
-        out_dir: directory for ``tsne_<name>.png`` (the run's figures folder; created if missing).
+        out_dir: directory for ``tsne_<name>.png``, required so nothing lands in the working directory
+            (pass the run's figures folder; created if missing).
         name: file-name stem and default title.
         class_names: legend labels, index = class id (default "0", "1", ...).
         data_label: what data this is (shown in the caption).
