@@ -22,11 +22,11 @@ from . import adversarial, position_ffn, predict, receptive_field, rnn_lm
 # Language-model configs: small enough to train in seconds, big enough to beat both baselines
 # on the embedded text (measured; see README.md).  The course defaults stay in rnn_lm.py.
 LM_QUICK = ["--level", "char", "--embed-size", "32", "--hidden-size", "128", "--max-chars", "60000",
-            "--epochs", "1", "--lr", "0.005", "--num-samples", "200"]
+            "--epochs", "1", "--lr", "0.005", "--num-samples", "200", "--prompt", "The "]
 LM_WORD = ["--level", "word", "--embed-size", "128", "--hidden-size", "256", "--epochs", "1",
-           "--num-samples", "60", "--distance", "class", "function"]
+           "--num-samples", "60", "--prompt", "the", "--distance", "class", "function"]
 LM_CHAR = ["--level", "char", "--embed-size", "32", "--hidden-size", "128", "--max-chars", "100000",
-           "--epochs", "2", "--num-samples", "300"]
+           "--epochs", "2", "--num-samples", "300", "--prompt", "The "]
 
 
 def _stages(quick: bool, weights: str) -> list[tuple[str, object, list[str]]]:

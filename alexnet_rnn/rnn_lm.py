@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-samples", type=int, default=100, help="tokens to generate per temperature")
     p.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 0.7, 1.0],
                    help="sampling temperatures (0 = greedy)")
+    p.add_argument("--prompt", default="", help="text the samples continue (default: start of a line)")
     p.add_argument("--distance", nargs=2, metavar=("WORD1", "WORD2"),
                    help="print the Euclidean distance between two words' embeddings (e.g. army taxpayer on PTB)")
     p.add_argument("-p", "--print-freq", type=int, default=50, help="steps between host syncs / logs")
@@ -172,11 +173,16 @@ def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, LMTrainer]:
 
 
 def _samples(args, model: RNNLM, corpus: Corpus, device) -> dict[str, str]:
-    """One text per temperature, each starting from the start-of-line token."""
-    start = EOS if args.level == "word" else "\n"
-    prompt = corpus.vocab.encode([start]).to(device)
+    """One text per temperature, each continuing ``--prompt`` (default: the start-of-line token)."""
+    if args.prompt:
+        tokens = list(args.prompt) if args.level == "char" else (
+            args.prompt.split() if args.data else args.prompt.lower().split())
+    else:
+        tokens = [EOS if args.level == "word" else "\n"]
+    prompt = corpus.vocab.encode(tokens).to(device)
     gen = torch.Generator().manual_seed(args.seed)
-    return {f"{t:g}": corpus.vocab.decode(sample(model, prompt, args.num_samples, t, gen), args.level)
+    shown = args.prompt + ("" if args.level == "char" else " ") if args.prompt else ""
+    return {f"{t:g}": shown + corpus.vocab.decode(sample(model, prompt, args.num_samples, t, gen), args.level)
             for t in args.temperatures}
 
 

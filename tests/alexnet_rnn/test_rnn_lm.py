@@ -107,10 +107,11 @@ def test_embedding_distance_and_unknown_word(tiny_corpus):
 
 def test_cli_dry_run_and_bad_input(tmp_path, capsys):
     metrics = main(["--dry-run", "--max-chars", "4000", "--num-samples", "5", "--logdir", str(tmp_path / "run"),
-                    "--quiet", "--distance", "the", "of", "--model", "rnn"])
+                    "--quiet", "--distance", "the", "of", "--model", "rnn", "--prompt", "the"])
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["unigram_ppl"] > 1 and saved["bigram_ppl"] > 1 and len(saved["val_ppl_per_epoch"]) == 1
     assert "distance_the_of" in saved and set(saved["samples"]) == {"0", "0.7", "1"}
+    assert all(text.startswith("the ") for text in saved["samples"].values())
     assert "pydoc" in saved["data"] and metrics["model"] == "rnn"
     assert (tmp_path / "run" / "figures" / "perplexity.png").is_file()
     for argv, needle in ((["--data", str(tmp_path / "nope")], "data directory not found"),
