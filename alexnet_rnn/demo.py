@@ -1,6 +1,6 @@
 """Demo stage for COMP 499/691 A2: every entry script once, small enough for a laptop CPU.
 
-    python -m alexnet_rnn.demo --out demo_out [--quick] [--device auto]
+    python -m alexnet_rnn.demo --out logs/demo [--quick] [--device auto]
 
 Runs, each into its own run directory ``--out/alexnet_rnn_<stage>``: receptive fields (table +
 gradient check), AlexNet predictions on the library sample photos, targeted L1
