@@ -28,6 +28,7 @@ def attack_eval_step(attacker: PGDAttack):
     """A step function reporting attacked loss/top-k, plus clean top-k as ``acc*_clean`` sums."""
 
     def step(model, batch) -> StepResult:
+        model = getattr(model, "module", model)  # attack the bare model: DDP would expect a full backward
         images, targets = batch[0], batch[1]
         adv = attacker.perturb(model, images)
         clean = model(images)

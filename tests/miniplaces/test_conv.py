@@ -127,3 +127,18 @@ def test_autocast_keeps_gradient_dtypes():
     assert out.dtype == torch.bfloat16
     out.float().sum().backward()
     assert conv.weight.grad.dtype == torch.float32 and x.grad.dtype == torch.float32
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_forward_backward_and_bf16_autocast():
+    torch.manual_seed(0)
+    x = torch.randn(4, 16, 20, 18, device="cuda", requires_grad=True)
+    conv = nn.Conv2d(16, 32, 3, stride=2, padding=1).cuda()
+    ours = custom_conv2d(x, conv.weight, conv.bias, 2, 1)
+    torch.testing.assert_close(ours, conv(x), atol=1e-3, rtol=1e-3)  # TF32 matmuls on Ampere+
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        low = custom_conv2d(x, conv.weight, conv.bias, 2, 1)
+    assert low.dtype == torch.bfloat16
+    low.float().sum().backward()
+    assert conv.weight.grad.dtype == torch.float32 and torch.isfinite(x.grad).all()
