@@ -158,7 +158,7 @@ def _example_figure(ctx, clf, name, target, x, adv, steps, success, probs_clean,
     return prediction_figure(torch.stack([x, adv, amp]), titles, ctx.run.figure_path(f"adv_{name}_to_{slug}"),
                              weights_label=clf.weights_label, ncols=3,
                              title=f"{name} -> target '{clf.categories[target]}' ({status})",
-                             caption="Left: x; middle: x + r (valid image); right: r amplified.")
+                             caption="Left: x; middle: x + r; right: r amplified.")
 
 
 def _number(text: str) -> float:

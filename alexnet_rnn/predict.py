@@ -134,7 +134,7 @@ def prediction_figure(images, titles: list[str], path, *, weights_label: str, ti
     """Images (N, 3, H, W) in [0, 1] with one title each; the weights label goes on every figure."""
     pictures = [img.detach().cpu().permute(1, 2, 0).numpy() for img in images]  # (H, W, 3) for imshow
     return plot_image_grid(pictures, titles, path, ncols=ncols or min(len(pictures), 4),
-                           title=f"{title}\n[{weights_label}]", caption=f"{caption} Weights: {weights_label}.")
+                           title=f"{title}\n[{weights_label}]", caption=f"{caption} [{weights_label}]")
 
 
 def default_images() -> dict[str, Path]:

@@ -207,7 +207,7 @@ def main(argv=None) -> dict:
                            "jump/size/start per layer.")
         if masks:
             plot_image_grid([m.float().numpy() for _, m in masks],
-                            [f"{r['layer']} unit ({r['unit']},{r['unit']}): rows/cols {r['Height1']}-{r['Height2']}"
+                            [f"{r['layer']} ({r['unit']},{r['unit']}): {r['Height1']}-{r['Height2']}"
                              for r, _ in masks],
                             ctx.run.figure_path(f"receptive_field_gradient_{convention}"), ncols=len(masks),
                             title=f"Input-gradient support of the centre unit ('{convention}')",

@@ -104,12 +104,17 @@ def sample(model: nn.Module, prompt: torch.Tensor, length: int, temperature: flo
     return torch.cat(out).tolist() if out else []
 
 
-def embedding_distance(model: RNNLM, vocab: Vocab, first: str, second: str) -> float:
-    """Euclidean distance between two tokens' embedding vectors; unknown tokens -> UserError."""
-    for word in (first, second):
+def check_words(vocab: Vocab, words) -> None:
+    """UserError unless every word has its own vocabulary entry (not mapped to <unk>)."""
+    for word in words:
         if word not in vocab.stoi or word == "<unk>":
             raise UserError(f"--distance: {word!r} is not in the {len(vocab)}-token vocabulary of this corpus "
                             f"(e.g. {', '.join(vocab.itos[1:6])}); pick words that occur in the training text")
+
+
+def embedding_distance(model: RNNLM, vocab: Vocab, first: str, second: str) -> float:
+    """Euclidean distance between two tokens' embedding vectors; unknown tokens -> UserError."""
+    check_words(vocab, (first, second))
     weight = model.embed.weight.detach()
     return float((weight[vocab.stoi[first]] - weight[vocab.stoi[second]]).norm())
 
@@ -154,7 +159,7 @@ def _check_args(args) -> None:
         raise UserError("--valid-fraction must be between 0 and 1")
 
 
-def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, LMTrainer]:
+def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, LMTrainer, float | None]:
     vocab_size = len(corpus.vocab)
     model = RNNLM(vocab_size, embed_size=args.embed_size, hidden_size=args.hidden_size,
                   num_layers=args.num_layers, cell=args.model)
@@ -168,8 +173,11 @@ def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, LMTrainer]:
                         eval_step_fn=TBPTTStep(), arch=arch, args=args, dist_info=ctx.dist)
     if args.resume:
         trainer.resume(args.resume)
+        initial = None
+    else:  # the untrained model's perplexity: the curve's first point (about the vocabulary size)
+        initial = math.exp(min(trainer.evaluate(trainer.val_loader, desc="untrained")["loss"], 50.0))
     trainer.fit()
-    return model, trainer
+    return model, trainer, initial
 
 
 def _samples(args, model: RNNLM, corpus: Corpus, device) -> dict[str, str]:
@@ -193,14 +201,15 @@ def main(argv=None) -> dict:
     corpus = load_corpus(args.data, args.level, args.vocab_size, valid_fraction=args.valid_fraction,
                          max_chars=args.max_chars or None)
     if args.distance:  # fail on an unknown word before spending time on training
-        embedding_distance(RNNLM(len(corpus.vocab), embed_size=1, hidden_size=1), corpus.vocab, *args.distance)
+        check_words(corpus.vocab, args.distance)
     ctx = setup_run(args, "alexnet_rnn")
     corpus.vocab.save(ctx.run.models / "vocab.json")
     base = baselines(corpus.train, corpus.valid, len(corpus.vocab))
-    model, trainer = _train(args, ctx, corpus)
+    model, trainer, initial = _train(args, ctx, corpus)
     metrics = {**trainer.final_metrics(), **base, "data": corpus.label, "level": args.level, "model": args.model,
                "vocab_size": len(corpus.vocab), "train_tokens": len(corpus.train), "valid_tokens": len(corpus.valid)}
     metrics["val_ppl_per_epoch"] = [h["val_ppl"] for h in trainer.history]
+    metrics["val_ppl_untrained"] = initial
     metrics["beats_unigram"] = metrics["val_ppl"] < base["unigram_ppl"]
     metrics["beats_bigram"] = metrics["val_ppl"] < base["bigram_ppl"]
     if args.distance:
@@ -215,13 +224,13 @@ def _report(args, ctx, metrics: dict, samples: dict[str, str]) -> None:
     if not ctx.dist.is_main:
         return
     name = f"{args.model.upper()} ({args.level})"
-    epochs = len(metrics["val_ppl_per_epoch"])
-    plot_overlaid_curves({f"{name} validation": metrics["val_ppl_per_epoch"],
-                          "smoothed unigram": [metrics["unigram_ppl"]] * epochs,
-                          "interpolated bigram": [metrics["bigram_ppl"]] * epochs},
+    curve = ([metrics["val_ppl_untrained"]] if metrics["val_ppl_untrained"] else []) + metrics["val_ppl_per_epoch"]
+    first = "untrained" if metrics["val_ppl_untrained"] else "after epoch 1"
+    plot_overlaid_curves({f"{name} validation": curve, "smoothed unigram": [metrics["unigram_ppl"]] * len(curve),
+                          "interpolated bigram": [metrics["bigram_ppl"]] * len(curve)},
                          ctx.run.figure_path("perplexity"), title=f"Validation perplexity, {name}",
-                         xlabel="epoch", ylabel="perplexity (log scale)", logy=True,
-                         caption=f"Baselines are flat lines on the same split; data: {metrics['data']}.")
+                         xlabel=f"evaluation (1 = {first}, then one per epoch)", ylabel="perplexity (log scale)",
+                         logy=True, caption=f"Baselines are flat lines on the same split; data: {metrics['data']}.")
     text = "".join(f"--- temperature {t} ---\n{s}\n\n" for t, s in samples.items())
     atomic_write_text(ctx.run.path / "samples.txt", text)
     metrics["samples"] = samples

@@ -110,6 +110,7 @@ def test_cli_dry_run_and_bad_input(tmp_path, capsys):
                     "--quiet", "--distance", "the", "of", "--model", "rnn", "--prompt", "the"])
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["unigram_ppl"] > 1 and saved["bigram_ppl"] > 1 and len(saved["val_ppl_per_epoch"]) == 1
+    assert saved["val_ppl_untrained"] > saved["val_ppl"]
     assert "distance_the_of" in saved and set(saved["samples"]) == {"0", "0.7", "1"}
     assert all(text.startswith("the ") for text in saved["samples"].values())
     assert "pydoc" in saved["data"] and metrics["model"] == "rnn"
