@@ -112,27 +112,29 @@ def figures(res: dict, compared: dict, bounds, cm_idx: int, in_band: bool, inr, 
     plot_confusion_matrix(y.numpy(), adv_pred.numpy(), names, ctx.run.figure_path("confusion_adversarial"),
                           title=f"Adversarial confusion, eps={keys[cm_idx]} (acc {accuracy(res['correct'])[cm_idx]:.1f}%)",
                           caption=f"Rows: true class, columns: prediction under attack ({band}); data: {label}.")
-    if inr is None:
-        return
-    picks = examples_by_class(y, res["clean_correct"], res["correct"][cm_idx])
-    plot_attack_examples(inr, x, res["x_adv"][cm_idx], y, adv_pred, dict(list(picks.items())[:3]), names,
-                         ctx.run.figure_path("attack_examples"), eps_text=keys[cm_idx], data=label,
-                         title=f"Attack succeeded / failed, eps={keys[cm_idx]} (standard model)")
+    examples_figure(res, "standard model", "attack_examples", 3, bounds, cm_idx, inr, names, label, ctx)
     for tag, other in compared.items():
-        one_class_figure(other, tag, bounds, cm_idx, inr, names, label, ctx)
+        examples_figure(other, tag, f"attack_examples_{tag}", 1, bounds, cm_idx, inr, names, label, ctx)
 
 
-def one_class_figure(res: dict, tag: str, bounds, start: int, inr, names, label, ctx) -> None:
-    """The 6 images (succeeded/failed x clean/perturbation/perturbed) of one class for a compared model."""
+def examples_figure(res: dict, tag: str, filename: str, n_classes: int, bounds, start: int, inr, names, label,
+                    ctx) -> None:
+    """Decoded succeeded/failed examples of ``n_classes`` classes (18 images for 3, 6 for 1).
+
+    Uses the confusion-matrix bound, or the nearest bound where some class has both a
+    successful and a failed attack (a robust model may have none at that bound).
+    """
     x, y = res["labels_x"]
-    for k in range(start, len(bounds)):
+    order = sorted(range(len(bounds)), key=lambda k: (abs(k - start), -k))  # start, then larger first
+    for k in order:
         picks = examples_by_class(y, res["clean_correct"], res["correct"][k])
         if picks:
-            plot_attack_examples(inr, x, res["x_adv"][k], y, _adv_pred(res, k), dict(list(picks.items())[:1]),
-                                 names, ctx.run.figure_path(f"attack_examples_{tag}"), eps_text=bounds[k][0],
-                                 data=label, title=f"{tag}: one class, eps={bounds[k][0]}")
+            plot_attack_examples(inr, x, res["x_adv"][k], y, _adv_pred(res, k), dict(list(picks.items())[:n_classes]),
+                                 names, ctx.run.figure_path(filename), eps_text=bounds[k][0], data=label,
+                                 title=f"Attack succeeded / failed, eps={bounds[k][0]} ({tag})")
             return
-    print(f"note: {tag}: no class has both a successful and a failed attack at eps >= {bounds[start][0]}")
+    print(f"note: {tag}: no bound has a class with both a successful and a failed attack; "
+          f"{filename}.png not drawn")
 
 
 def _adv_pred(res: dict, k: int) -> torch.Tensor:
