@@ -27,8 +27,8 @@ from common.cli import add_engine_args, setup_run
 from common.errors import UserError, cli_main
 from common.plotting import markdown_table, plot_table
 
-from .predict import label_text, load_classifier, load_image, named_images, predict_probs, prediction_figure, \
-    resolve_weights
+from alexnet_rnn.predict import (label_text, load_classifier, load_image, named_images, predict_probs,
+                                 prediction_figure, resolve_weights)
 
 DEFAULT_TARGETS = ("goldfish", "pizza", "airliner")
 FALLBACK_TARGETS = ("tree frog", "volcano", "broccoli")  # used when a default equals an image's own class

@@ -17,7 +17,7 @@ import time
 
 from common.errors import cli_main
 
-from . import adversarial, position_ffn, predict, receptive_field, rnn_lm
+from alexnet_rnn import adversarial, position_ffn, predict, receptive_field, rnn_lm
 
 # Language-model configs: small enough to train in seconds, big enough to beat both baselines
 # on the embedded text (measured; see README.md).  The course defaults stay in rnn_lm.py.

@@ -25,8 +25,8 @@ from common.errors import UserError, cli_main
 from common.io import atomic_write_text
 from common.plotting import plot_overlaid_curves
 
-from .lm_data import EOS, BPTTWindows, Corpus, Vocab, load_corpus
-from .ngram import baselines
+from alexnet_rnn.lm_data import EOS, BPTTWindows, Corpus, Vocab, load_corpus
+from alexnet_rnn.ngram import baselines
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
