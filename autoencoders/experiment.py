@@ -38,6 +38,7 @@ MODES = ("selfsup", "guided", "contrastive")
 MODE_TITLES = {"selfsup": "1.2.1 self-supervised autoencoder + frozen-encoder classifier",
                "guided": "1.2.2 encoder trained jointly with the classifier",
                "contrastive": "1.2.3 SimCLR contrastive encoder + frozen-encoder classifier"}
+RETRIEVAL_NOTE = " (accuracy = how often a view's positive is its nearest / top-5 among the 2N - 1 others)"
 # Per-dataset defaults for flags left unset (real data gets the long schedules).
 DEFAULTS = {
     "mnist": dict(width=64, batch_size=256, ae_epochs=20, clf_epochs=15, joint_epochs=20, contrastive_epochs=60),
@@ -99,7 +100,7 @@ class Experiment:
                        precision=self.ctx.precision, step_fn=step_fn, arch=f"autoencoders.{stage}",
                        args=self.ckpt_args(stage, **extra), dist_info=self.ctx.dist)
 
-    def fit(self, trainer: Trainer, title: str) -> dict:
+    def fit(self, trainer: Trainer, title: str, note: str = "") -> dict:
         """Train (resuming if asked), plot the curves into the stage directory, write its metrics.
 
         Under ``--resume`` a stage that had finished is not retrained: its final weights are
@@ -118,7 +119,8 @@ class Experiment:
         metrics = {**trainer.final_metrics(), "data": self.data.label}
         if self.ctx.dist.is_main and history and self.args.curves:
             plot_training_curves(history, trainer.run.figure_path("training_curves"), title=title,
-                                 caption=f"Per-epoch loss/accuracy/LR of stage {trainer.arch}; data: {self.data.label}.")
+                                 caption=f"Per-epoch loss/accuracy/LR of stage {trainer.arch}{note}; "
+                                         f"data: {self.data.label}.")
         trainer.run.write_metrics(metrics)
         trainer.run.close()
         return metrics
@@ -200,7 +202,7 @@ class Experiment:
             self.load_stage(trainer.module, self.args.encoder, "contrastive")
             metrics["encoder_checkpoint"] = self.args.encoder
         else:
-            metrics.update({f"contrastive_{k}": v for k, v in self.fit(trainer, "SimCLR pre-training").items()
+            metrics.update({f"contrastive_{k}": v for k, v in self.fit(trainer, "SimCLR pre-training", RETRIEVAL_NOTE).items()
                             if k != "data"})
         metrics.update(self._frozen_classifier(model.encoder, out))
         return model.encoder, metrics
