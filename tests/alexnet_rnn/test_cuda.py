@@ -1,0 +1,38 @@
+"""CUDA paths: the language model under AMP (hidden state carried across windows) and the attack."""
+import math
+
+import pytest
+import torch
+
+from alexnet_rnn.adversarial import targeted_l1_attack
+from alexnet_rnn.lm_data import BPTTWindows, load_corpus
+from alexnet_rnn.rnn_lm import LMTrainer, RNNLM, TBPTTStep, sample
+from common.device import choose_precision
+from common.engine import EngineConfig
+
+
+@pytest.mark.gpu
+def test_language_model_trains_on_cuda_with_amp():
+    torch.manual_seed(0)
+    device = torch.device("cuda")
+    corpus = load_corpus(None, "char", 200, max_chars=6000)
+    model = RNNLM(len(corpus.vocab), embed_size=16, hidden_size=48)
+    trainer = LMTrainer(model, torch.optim.Adam(model.parameters(), lr=0.01), BPTTWindows(corpus.train, 8, 30),
+                        BPTTWindows(corpus.valid, 4, 30), device=device, precision=choose_precision(device, amp=True),
+                        step_fn=TBPTTStep(), eval_step_fn=TBPTTStep(),
+                        cfg=EngineConfig(epochs=2, clip_grad=0.5, quiet=True, monitor="loss", monitor_mode="min",
+                                         constant_lr=True))
+    history = trainer.fit()
+    assert all(math.isfinite(h["val_ppl"]) for h in history) and history[-1]["val_ppl"] < history[0]["val_ppl"]
+    ids = sample(model, corpus.vocab.encode(["T"]).to(device), 20, 0.0)
+    assert len(ids) == 20 and all(0 <= i < len(corpus.vocab) for i in ids)
+
+
+@pytest.mark.gpu
+def test_attack_on_cuda_stays_in_range():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 5)).cuda()
+    x = torch.rand(4, 3, 8, 8, device="cuda")
+    target = (model(x).argmax(1) + 1) % 5
+    result = targeted_l1_attack(model, x, target, alpha=1e-3, lr=0.05, max_steps=200)
+    assert result.success.all() and result.adversarial.min() >= 0 and result.adversarial.max() <= 1
