@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from functaset.SIREN import ModulatedSIREN
-from functaset.fitting import fit_modulations, make_meta_step, per_image_mse
+from functaset.fitting import fit_modulations, fit_modulations_lbfgs, make_meta_step, per_image_mse
 from functaset.make_functaset import main as make_main
 from functaset.utils import load_split
 
@@ -33,6 +33,13 @@ def test_fit_reduces_loss_and_leaves_siren_grads_alone():
     after = per_image_mse(inr, phi, images)
     assert (after < before).all()
     assert all(p.grad is None for p in inr.parameters())
+
+
+def test_lbfgs_fit_beats_the_zero_modulation():
+    inr = tiny_siren()
+    images = torch.rand(3, 28, 28)
+    phi = fit_modulations_lbfgs(inr, images, steps=10)
+    assert (per_image_mse(inr, phi, images) < per_image_mse(inr, torch.zeros(3, 8), images)).all()
 
 
 def test_meta_step_first_and_second_order_give_outer_gradients():
