@@ -51,35 +51,10 @@ def test_embedded_datasets_are_labelled_and_normalised():
     assert xs.mean().abs() < 1e-3 and (xs.std() - 1).abs() < 1e-2
 
 
-def _write_idx(path, array, magic):
-    import numpy as np
-
-    header = np.array([magic, *array.shape], dtype=">i4").tobytes()
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
-def fake_mnist(root, n_train=300, n_test=100):
-    """A tiny MNIST in torchvision's raw idx layout (real loading code path, fake pixels)."""
-    import numpy as np
-
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        labels = np.arange(n) % 10
-        images = np.zeros((n, 28, 28), np.uint8)
-        for i, c in enumerate(labels):  # class c lights up a class-specific band: learnable
-            images[i, 2 * c + 4:2 * c + 7, 4:24] = 255
-        images = np.clip(images + rng.integers(0, 40, images.shape), 0, 255)
-        _write_idx(raw / f"{split}-images-idx3-ubyte", images, 2051)
-        _write_idx(raw / f"{split}-labels-idx1-ubyte", labels, 2049)
-    return root
-
-
-def test_real_mnist_loading_path(tmp_path):
-    data = load_dataset("mnist", str(fake_mnist(tmp_path)), val_size=50)
+def test_real_mnist_loading_path(fake_mnist):
+    data = load_dataset("mnist", str(fake_mnist), val_size=50)
     assert [len(data.splits[s][1]) for s in ("train", "val", "test")] == [250, 50, 100]
     assert data.splits["train"][0].shape[1:] == (1, 28, 28) and data.splits["train"][0].dtype == torch.uint8
     assert data.mean == (0.1307,) and data.std == (0.3081,) and data.label.startswith("MNIST")
     with pytest.raises(UserError, match="--val-size"):
-        load_dataset("mnist", str(tmp_path), val_size=300)
+        load_dataset("mnist", str(fake_mnist), val_size=300)

@@ -124,11 +124,8 @@ def test_all_modes_on_cuda_with_amp(tmp_path):
     assert all(0 <= flat[f"toy-cifar_{m}_test_acc1"] <= 100 for m in ("selfsup", "guided", "contrastive"))
 
 
-def test_mnist_flag_runs_on_torchvision_layout(tmp_path):
-    from test_ae_data import fake_mnist
-
-    root = fake_mnist(tmp_path / "data")
-    flat = main(["--mnist", "--self-supervised", "--data-path", str(root), "--val-size", "50",
+def test_mnist_flag_runs_on_torchvision_layout(tmp_path, fake_mnist):
+    flat = main(["--mnist", "--self-supervised", "--data-path", str(fake_mnist), "--val-size", "50",
                  "--logdir", str(tmp_path / "run"), *TINY])
     metrics = json.loads((tmp_path / "run" / "mnist_selfsup" / "metrics.json").read_text())
     assert metrics["data"].startswith("MNIST (torchvision") and 0 < metrics["test_mae"] < 1
