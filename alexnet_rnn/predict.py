@@ -170,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
+    if args.topk < 1:
+        raise UserError("--topk must be at least 1")
     named, data = named_images(args.images)
     images = torch.stack([load_image(p) for p in named.values()])  # (N, 3, 224, 224); fail before any output
     resolved = resolve_weights(args.weights)
