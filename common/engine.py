@@ -122,7 +122,13 @@ def _in_main_thread() -> bool:
 
 
 class Trainer:
-    """Train/evaluate one model; see the module docstring for the division of labour."""
+    """Train/evaluate one model; see the module docstring for the division of labour.
+
+    ``eval_step_fn`` defaults to ``step_fn`` (an autoencoder evaluates with the loss it
+    trains with).  A training step that augments or perturbs its inputs must pass a
+    clean ``eval_step_fn`` (e.g. :func:`classification_step`), or the augmentation leaks
+    into validation and model selection.
+    """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, val_loader=None, *,
                  device: torch.device, run: RunDir | None = None, cfg: EngineConfig | None = None,
