@@ -73,14 +73,10 @@ class TBPTTStep:
         return StepResult(loss, batch_size=targets.numel())
 
 
-class LMTrainer(Trainer):
-    """The engine's Trainer plus perplexities in every epoch record (printed, logged, in history)."""
-
-    def _end_epoch(self, epoch: int, record: dict[str, float]) -> None:
-        for split in ("train", "val"):
-            if f"{split}_loss" in record:
-                record[f"{split}_ppl"] = math.exp(min(record[f"{split}_loss"], 50.0))
-        super()._end_epoch(epoch, record)
+def perplexities(record: dict[str, float]) -> dict[str, float]:
+    """Epoch-end hook for the engine: perplexity = exp(mean token cross-entropy)."""
+    return {f"{split}_ppl": math.exp(min(record[f"{split}_loss"], 50.0))
+            for split in ("train", "val") if f"{split}_loss" in record}
 
 
 @torch.no_grad()
@@ -159,7 +155,7 @@ def _check_args(args) -> None:
         raise UserError("--valid-fraction must be between 0 and 1")
 
 
-def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, LMTrainer, float | None]:
+def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, Trainer, float | None]:
     vocab_size = len(corpus.vocab)
     model = RNNLM(vocab_size, embed_size=args.embed_size, hidden_size=args.hidden_size,
                   num_layers=args.num_layers, cell=args.model)
@@ -167,10 +163,11 @@ def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, LMTrainer, float | None]:
     cfg = EngineConfig(epochs=args.epochs, clip_grad=args.clip_grad, print_freq=args.print_freq, quiet=args.quiet,
                        monitor="loss", monitor_mode="min", constant_lr=True)
     arch = f"rnnlm_{args.model}_{args.level}_e{args.embed_size}_h{args.hidden_size}_l{args.num_layers}_v{vocab_size}"
-    trainer = LMTrainer(model, optimizer, BPTTWindows(corpus.train, args.batch_size, args.seq_length),
-                        BPTTWindows(corpus.valid, min(args.batch_size, 10), args.seq_length), device=ctx.device,
-                        run=ctx.run, cfg=cfg, precision=ctx.precision, step_fn=TBPTTStep(),
-                        eval_step_fn=TBPTTStep(), arch=arch, args=args, dist_info=ctx.dist)
+    trainer = Trainer(model, optimizer, BPTTWindows(corpus.train, args.batch_size, args.seq_length),
+                      BPTTWindows(corpus.valid, min(args.batch_size, 10), args.seq_length), device=ctx.device,
+                      run=ctx.run, cfg=cfg, precision=ctx.precision, step_fn=TBPTTStep(),
+                      eval_step_fn=TBPTTStep(), arch=arch, args=args, dist_info=ctx.dist,
+                      epoch_metrics_fn=perplexities)
     if args.resume:
         trainer.resume(args.resume)
         initial = None

@@ -55,14 +55,16 @@ def plain_args(args: Any) -> dict:
     return out
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, expected_arch: str | None = None) -> dict:
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, expected_arch: str | None = None,
+                    flag: str = "--resume") -> dict:
     """Load a checkpoint with ``weights_only=True``; every failure is one actionable line.
 
-    ``map_location`` defaults to the CPU so checkpoints saved on a GPU load anywhere.
+    ``map_location`` defaults to the CPU so checkpoints saved on a GPU load anywhere;
+    ``flag`` names the command-line flag that gave the path, for the error messages.
     """
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"checkpoint not found: {path} (check the path given to --resume / -m)")
+        raise UserError(f"checkpoint not found: {path} (check the path given to {flag})")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as err:

@@ -124,6 +124,9 @@ def _in_main_thread() -> bool:
 class Trainer:
     """Train/evaluate one model; see the module docstring for the division of labour.
 
+    ``epoch_metrics_fn(record) -> dict`` adds derived metrics (e.g. perplexity from the
+    loss) to each epoch's record before it is logged, checkpointed and used for model_best.
+
     ``eval_step_fn`` defaults to ``step_fn`` (an autoencoder evaluates with the loss it
     trains with).  A training step that augments or perturbs its inputs must pass a
     clean ``eval_step_fn`` (e.g. :func:`classification_step`), or the augmentation leaks
@@ -134,7 +137,8 @@ class Trainer:
                  device: torch.device, run: RunDir | None = None, cfg: EngineConfig | None = None,
                  precision: Precision | None = None, step_fn: StepFn | None = None,
                  eval_step_fn: StepFn | None = None, arch: str = "model", args: Any = None,
-                 dist_info: DistInfo | None = None, resume_command: str | None = None):
+                 dist_info: DistInfo | None = None, resume_command: str | None = None,
+                 epoch_metrics_fn: Callable[[dict[str, float]], dict[str, float]] | None = None):
         self.cfg = cfg or EngineConfig()
         self.device, self.run, self.arch = device, run, arch
         self.dist = dist_info or DistInfo()
@@ -156,6 +160,7 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self._resume_meters: dict | None = None
         self.resume_command = resume_command
+        self.epoch_metrics_fn = epoch_metrics_fn
 
     # ----------------------------------------------------------------- setup
     def _prepare_model(self, model: nn.Module) -> nn.Module:
@@ -341,6 +346,8 @@ class Trainer:
         return self.history
 
     def _end_epoch(self, epoch: int, record: dict[str, float]) -> None:
+        if self.epoch_metrics_fn is not None:  # derived metrics (e.g. perplexity) join the record
+            record.update(self.epoch_metrics_fn(record))
         key = f"val_{self.cfg.monitor}" if f"val_{self.cfg.monitor}" in record else f"train_{self.cfg.monitor}"
         value = record.get(key)
         is_best = value is not None and self._is_better(value)

@@ -61,13 +61,21 @@ def plot_training_curves(history: Sequence[dict], path, *, title: str, caption: 
 
 
 def plot_overlaid_curves(series: dict[str, Sequence[float]], path, *, title: str, xlabel: str, ylabel: str,
-                         caption: str, logy: bool = False) -> Path:
-    """Several named curves on one axis (e.g. custom vs torch conv loss per iteration)."""
+                         caption: str, logy: bool = False, x: Sequence[float] | None = None,
+                         integer_x: bool = True) -> Path:
+    """Several named curves on one axis (e.g. custom vs torch conv loss per iteration).
+
+    ``x`` gives shared x values (default 1..len); short curves get markers so a single
+    point stays visible.
+    """
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, values in series.items():
-        ax.plot(np.arange(1, len(values) + 1), values, label=name, lw=1.2)
+        xs = np.asarray(x if x is not None else np.arange(1, len(values) + 1))[: len(values)]
+        ax.plot(xs, values, label=name, lw=1.2, marker="o" if len(values) <= 30 else None, ms=3)
     if logy:
         ax.set_yscale("log")
+    if integer_x:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _style(ax, title, xlabel, ylabel)
     return save_figure(fig, path, caption)
 

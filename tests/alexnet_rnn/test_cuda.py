@@ -6,9 +6,9 @@ import torch
 
 from alexnet_rnn.adversarial import targeted_l1_attack
 from alexnet_rnn.lm_data import BPTTWindows, load_corpus
-from alexnet_rnn.rnn_lm import LMTrainer, RNNLM, TBPTTStep, sample
+from alexnet_rnn.rnn_lm import RNNLM, TBPTTStep, perplexities, sample
 from common.device import choose_precision
-from common.engine import EngineConfig
+from common.engine import EngineConfig, Trainer
 
 
 @pytest.mark.gpu
@@ -17,11 +17,11 @@ def test_language_model_trains_on_cuda_with_amp():
     device = torch.device("cuda")
     corpus = load_corpus(None, "char", 200, max_chars=6000)
     model = RNNLM(len(corpus.vocab), embed_size=16, hidden_size=48)
-    trainer = LMTrainer(model, torch.optim.Adam(model.parameters(), lr=0.01), BPTTWindows(corpus.train, 8, 30),
-                        BPTTWindows(corpus.valid, 4, 30), device=device, precision=choose_precision(device, amp=True),
-                        step_fn=TBPTTStep(), eval_step_fn=TBPTTStep(),
-                        cfg=EngineConfig(epochs=2, clip_grad=0.5, quiet=True, monitor="loss", monitor_mode="min",
-                                         constant_lr=True))
+    trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=0.01), BPTTWindows(corpus.train, 8, 30),
+                      BPTTWindows(corpus.valid, 4, 30), device=device, precision=choose_precision(device, amp=True),
+                      step_fn=TBPTTStep(), eval_step_fn=TBPTTStep(), epoch_metrics_fn=perplexities,
+                      cfg=EngineConfig(epochs=2, clip_grad=0.5, quiet=True, monitor="loss", monitor_mode="min",
+                                       constant_lr=True))
     history = trainer.fit()
     assert all(math.isfinite(h["val_ppl"]) for h in history) and history[-1]["val_ppl"] < history[0]["val_ppl"]
     ids = sample(model, corpus.vocab.encode(["T"]).to(device), 20, 0.0)

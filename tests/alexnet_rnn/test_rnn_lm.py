@@ -7,8 +7,8 @@ import torch
 
 from alexnet_rnn.lm_data import UNK, BPTTWindows, Vocab, build_vocab, load_corpus, split_text, tokenize
 from alexnet_rnn.ngram import BigramCounts, baselines, unigram_perplexity
-from alexnet_rnn.rnn_lm import LMTrainer, RNNLM, TBPTTStep, embedding_distance, main, sample
-from common.engine import EngineConfig
+from alexnet_rnn.rnn_lm import RNNLM, TBPTTStep, embedding_distance, main, perplexities, sample
+from common.engine import EngineConfig, Trainer
 from common.errors import UserError
 
 
@@ -21,11 +21,12 @@ def test_short_training_beats_unigram_baseline(tiny_corpus):
     torch.manual_seed(0)
     corpus = tiny_corpus
     model = RNNLM(len(corpus.vocab), embed_size=16, hidden_size=48, cell="lstm")
-    trainer = LMTrainer(model, torch.optim.Adam(model.parameters(), lr=0.01),
-                        BPTTWindows(corpus.train, 8, 30), BPTTWindows(corpus.valid, 4, 30),
-                        device=torch.device("cpu"), step_fn=TBPTTStep(), eval_step_fn=TBPTTStep(),
-                        cfg=EngineConfig(epochs=3, clip_grad=0.5, quiet=True, monitor="loss",
-                                         monitor_mode="min", constant_lr=True))
+    trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=0.01),
+                      BPTTWindows(corpus.train, 8, 30), BPTTWindows(corpus.valid, 4, 30),
+                      device=torch.device("cpu"), step_fn=TBPTTStep(), eval_step_fn=TBPTTStep(),
+                      epoch_metrics_fn=perplexities,
+                      cfg=EngineConfig(epochs=3, clip_grad=0.5, quiet=True, monitor="loss",
+                                       monitor_mode="min", constant_lr=True))
     history = trainer.fit()
     unigram = unigram_perplexity(corpus.train, corpus.valid, len(corpus.vocab))
     assert history[0]["val_ppl"] > history[-1]["val_ppl"]  # it learns
