@@ -22,8 +22,8 @@ from miniplaces import main as mp_main
 from miniplaces.toy_data import make_toy_miniplaces
 
 MODELS = {  # name -> (main.py flags, epochs full, epochs quick)
-    "simplenet": ([], 6, 4),
-    "simplenet_customconv": (["--use-custom-conv"], 6, 4),
+    "simplenet": ([], 6, 5),
+    "simplenet_customconv": (["--use-custom-conv"], 6, 5),
     "own_cnn": (["--use-own-cnn", "--own-cnn-width", "16"], 6, 4),
     "simplevit": (["--use-vit", "--vit-patch-size", "8", "--lr", "2e-3", "--wd", "0.05"], 12, 4),
 }
@@ -32,7 +32,7 @@ QUICK_MODELS = ("simplenet", "simplenet_customconv")
 
 def toy_dataset(out_root: pathlib.Path, quick: bool) -> pathlib.Path:
     classes = 10
-    return make_toy_miniplaces(out_root / "toy_data", classes=classes, train_per_class=30 if quick else 100,
+    return make_toy_miniplaces(out_root / "toy_data", classes=classes, train_per_class=60 if quick else 100,
                                val_per_class=10 if quick else 20, size=32, seed=0)
 
 
@@ -91,8 +91,9 @@ def conv_comparison(results: dict, run: RunDir, data_label: str) -> dict:
                caption=caption)
     curves = {name: iteration_losses(results[name]["run"]) for name in ("simplenet", "simplenet_customconv")}
     plot_overlaid_curves(curves, run.figure_path("conv_loss_curves"), title="training loss: custom vs torch conv",
-                         xlabel="iteration", ylabel="cross-entropy",
-                         caption=f"Identical initialisation and batches; curves differ only by float rounding; "
+                         xlabel="iteration", ylabel="cross-entropy (running mean within the epoch)",
+                         caption=f"Engine's train/loss_iter: identical initialisation and batches, so the curves "
+                                 f"differ only by float rounding; "
                                  f"data: {data_label}.")
     atomic_write_text(run.path / "conv_comparison.md", markdown_table(rows, list(rows[0])))
     return metrics
@@ -149,7 +150,7 @@ def run_demo(out_root: pathlib.Path, quick: bool = False, device: str = "auto") 
 def main(argv=None) -> list[pathlib.Path]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder (toy data, one run directory per model)")
-    parser.add_argument("--quick", action="store_true", help="two models, four epochs, smaller data")
+    parser.add_argument("--quick", action="store_true", help="two models (SimpleNet, custom conv), five epochs, 600 training images")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: auto)")
     args = parser.parse_args(argv)
     dirs = run_demo(pathlib.Path(args.out), args.quick, args.device)
