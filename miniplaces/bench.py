@@ -13,7 +13,6 @@ gradient (it is the image), exactly as in training.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import time

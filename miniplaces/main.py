@@ -195,7 +195,8 @@ def main(argv=None) -> dict:
     cfg = EngineConfig(epochs=args.epochs, warmup_epochs=args.warmup, clip_grad=args.clip_grad,
                        print_freq=args.print_freq, quiet=args.quiet, topk=(1, 5))
     trainer = Trainer(model, make_optimizer(model, args), train_loader, val_loader, device=ctx.device, run=ctx.run,
-                      cfg=cfg, precision=ctx.precision, step_fn=profile, eval_step_fn=classification_step, arch=arch, args=args, dist_info=ctx.dist)
+                      cfg=cfg, precision=ctx.precision, step_fn=profile, eval_step_fn=classification_step,
+                      arch=arch, args=args, dist_info=ctx.dist)
     metrics = {"data": data, "arch": arch, "params": sum(p.numel() for p in model.parameters())}
     if eval_only:
         load_weights(trainer.module, args.resume, arch, ctx.device)

@@ -7,7 +7,7 @@ stem (fewer FLOPs than a 7x7 at this resolution), four stages of pre-activation-
 BasicBlocks (He et al. 2016, https://arxiv.org/abs/1512.03385) with BatchNorm, zero-init
 of each block's last BN (every block starts as the identity, which lets SGD with lr 0.1
 train it stably), and dropout before the classifier.  At width 64 it is ResNet-18-sized
-(11.2M parameters, ~0.6 GFLOPs at 128x128); ``width`` scales it down for CPUs and tests.
+(11.2M parameters, ~0.63 G multiply-adds at 128x128); ``width`` scales it down for CPUs and tests.
 """
 from __future__ import annotations
 

@@ -55,7 +55,8 @@ def test_evaluate_uses_new_run_dir_and_leaves_checkpoint_run_alone(toy_root, tra
 def test_attack_and_visualise(toy_root, trained, tmp_path):
     logdir, _ = trained
     out = tmp_path / "attack"
-    metrics = run(toy_root, out, "-a", "-v", "--attack-grid", "--attack-max-batches", "1", "--resume", str(logdir / "models" / "checkpoint.pth.tar"))
+    metrics = run(toy_root, out, "-a", "-v", "--attack-grid", "--attack-max-batches", "1",
+                  "--resume", str(logdir / "models" / "checkpoint.pth.tar"))
     assert metrics["attack_acc1"] <= metrics["attack_clean_acc1"]
     assert 0 < metrics["attack_linf"] <= 0.1 + 1e-6
     assert (out / "figures" / "adversarial_samples.png").is_file() and (out / "figures" / "pgd_table.png").is_file()
