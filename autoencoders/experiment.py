@@ -26,13 +26,13 @@ from common.io import read_json
 from common.plotting import plot_training_curves
 from common.rundir import RunDir
 
-from .augment import LightAugment, ViewAugment
-from .data import DeviceBatches, ImageData, Normalizer
-from .figures import plot_interpolation, plot_reconstructions
-from .models import (AutoEncoder, ContrastiveModel, Decoder, Encoder, EncoderClassifier, FrozenEncoderClassifier,
+from autoencoders.augment import LightAugment, ViewAugment
+from autoencoders.data import DeviceBatches, ImageData, Normalizer
+from autoencoders.figures import plot_interpolation, plot_reconstructions
+from autoencoders.models import (AutoEncoder, ContrastiveModel, Decoder, Encoder, EncoderClassifier, FrozenEncoderClassifier,
                      classifier_head, encoder_fingerprint, projection_head, state_fingerprint)
-from .steps import contrastive_step, one_view, reconstruction_step, two_views
-from .utils import plot_tsne
+from autoencoders.steps import contrastive_step, one_view, reconstruction_step, two_views
+from autoencoders.utils import plot_tsne
 
 MODES = ("selfsup", "guided", "contrastive")
 MODE_TITLES = {"selfsup": "1.2.1 self-supervised autoencoder + frozen-encoder classifier",

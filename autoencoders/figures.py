@@ -9,8 +9,8 @@ import torch
 from common.io import atomic_write_text
 from common.plotting import markdown_table, plot_image_grid, plot_table
 
-from .losses import denormalize
-from .models import AutoEncoder
+from autoencoders.losses import denormalize
+from autoencoders.models import AutoEncoder
 
 SUMMARY_COLUMNS = ("dataset", "mode", "train acc (%)", "val acc (%)", "test acc (%)", "test MAE (pixels)", "data")
 

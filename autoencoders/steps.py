@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from common.engine import StepFn, StepResult
 
-from .losses import contrastive_logits, pixel_mae_sum, reconstruction_loss
+from autoencoders.losses import contrastive_logits, pixel_mae_sum, reconstruction_loss
 
 
 def reconstruction_step(mean: torch.Tensor, std: torch.Tensor, loss_kind: str = "l1") -> StepFn:

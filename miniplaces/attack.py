@@ -12,7 +12,7 @@ from torchvision.utils import make_grid
 
 from common.attacks import normalized_box, pgd
 
-from .custom_transforms import IMAGENET_MEAN, IMAGENET_STD
+from miniplaces.custom_transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 class PGDAttack:

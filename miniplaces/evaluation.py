@@ -13,7 +13,7 @@ from common.engine import StepResult
 from common.meters import topk_correct
 from common.plotting import plot_image_grid
 
-from .attack import PGDAttack, denormalize, vis_grid
+from miniplaces.attack import PGDAttack, denormalize, vis_grid
 
 
 def flip_eval_step(model, batch) -> StepResult:

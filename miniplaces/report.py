@@ -19,7 +19,7 @@ from common.io import atomic_write_text
 from common.meters import topk_correct
 from common.plotting import markdown_table, plot_table
 
-from .attack import PGDAttack
+from miniplaces.attack import PGDAttack
 
 PGD_COLUMNS = ["steps", "epsilon", "step_size", "clean_acc1", "attacked_acc1", "clean_acc5", "attacked_acc5"]
 

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch.autograd import Function
 from torch.nn.modules.utils import _pair
 
-from .attack import PGDAttack, default_attack, default_visfunction, vis_grid
-from .vit import Attention, SimpleViT, TransformerBlock
+from miniplaces.attack import PGDAttack, default_attack, default_visfunction, vis_grid
+from miniplaces.vit import Attention, SimpleViT, TransformerBlock
 
 __all__ = ["CustomConv2DFunction", "custom_conv2d", "CustomConv2d", "SimpleNet", "Attention",
            "TransformerBlock", "SimpleViT", "PGDAttack", "default_cnn_model", "default_vit_model",

@@ -19,7 +19,7 @@ from common.embedded.toy_scenes import LABEL, class_names, generate
 from common.errors import UserError, cli_main
 from common.io import atomic_write_text
 
-from .custom_dataloader import TOY_NOTE
+from miniplaces.custom_dataloader import TOY_NOTE
 
 TOY_LABEL = "toy MiniPlaces-format scenes " + LABEL[LABEL.index("("):]
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .custom_blocks import DropPath, Mlp, PatchEmbed, window_partition, window_unpartition
+from miniplaces.custom_blocks import DropPath, Mlp, PatchEmbed, window_partition, window_unpartition
 
 
 class Attention(nn.Module):
