@@ -276,8 +276,9 @@ class Trainer:
             global_step = epoch * self.steps_per_epoch + step
             if step % self.cfg.print_freq == 0:
                 avg = self._check_finite(meters, epoch, step)
-                if self.run is not None:
-                    self.run.tb.add_scalar("train/loss_iter", avg["loss"], global_step)
+                if self.run is not None:  # this iteration's loss, and the epoch's running mean
+                    self.run.tb.add_scalar("train/loss_iter", out.loss.detach().float().item(), global_step)
+                    self.run.tb.add_scalar("train/loss_running", avg["loss"], global_step)
                     self.run.tb.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], global_step)
                 bar.set_postfix(_short(avg), refresh=False)
             if self._stop_requested(stopper):

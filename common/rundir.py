@@ -72,8 +72,8 @@ class RunDir:
         self._tb = None
         if not writes:
             return
-        if not resuming and (self.path / "metrics.json").exists() or (
-                not resuming and (self.path / "models" / "checkpoint.pth.tar").exists()):
+        holds_run = (self.path / "metrics.json").exists() or (self.path / "models" / "checkpoint.pth.tar").exists()
+        if holds_run and not resuming:
             raise UserError(f"run directory {self.path} already holds a run; pass another --logdir, "
                             f"or --resume {self.path / 'models' / 'checkpoint.pth.tar'} to continue it")
         for sub in ("", "models", "figures"):
@@ -126,7 +126,10 @@ class RunDir:
 
             config["device_name"] = torch.cuda.get_device_name(device)
         config.update(extra or {})
-        atomic_write_json(self.path / "config.json", config)
+        path = self.path / "config.json"
+        if path.exists():  # a resumed run keeps the original config; each resume adds its own
+            path = self.path / f"config_resume_{_dt.datetime.now():%Y-%m-%d_%H-%M-%S}.json"
+        atomic_write_json(path, config)
 
     def write_metrics(self, metrics: dict) -> None:
         """Merge flat ``metrics`` into metrics.json (atomic)."""

@@ -121,3 +121,12 @@ def test_meters_match_a_direct_computation(tmp_path):
     top5 = logits.topk(5, 1).indices.eq(labels[:, None]).any(1).float().mean().item()
     assert stats["acc5"] == pytest.approx(100 * top5)
     assert stats["loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-5)
+
+
+def test_resuming_keeps_the_original_config(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.write_config({"lr": 0.1})
+    original = (tmp_path / "r" / "config.json").read_text()
+    RunDir(tmp_path / "r", resuming=True).write_config({"lr": 0.1, "resume": "x"})
+    assert (tmp_path / "r" / "config.json").read_text() == original
+    assert len(list((tmp_path / "r").glob("config_resume_*.json"))) == 1
