@@ -11,10 +11,10 @@ and every figure and metrics.json says so.
 """
 from __future__ import annotations
 
-import argparse
 import pathlib
 import time
 
+from common.cli import demo_parser
 from common.errors import cli_main
 
 from alexnet_rnn import adversarial, position_ffn, predict, receptive_field, rnn_lm
@@ -64,11 +64,8 @@ def run_demo(out_root: pathlib.Path, quick: bool = False, device: str = "auto") 
 
 @cli_main
 def main(argv=None) -> list[pathlib.Path]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--out", required=True, type=pathlib.Path, help="folder for the run directories")
-    parser.add_argument("--quick", action="store_true", help="smallest settings (about 30 s on 2 CPU cores)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser = demo_parser(__doc__.split("\n\n")[0], out_help="folder for the run directories",
+                         quick_help="smallest settings (about 30 s on 2 CPU cores)")
     args = parser.parse_args(argv)
     return run_demo(args.out, args.quick, args.device)
 

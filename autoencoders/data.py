@@ -5,19 +5,17 @@ offline stand-ins are scikit-learn's digits in MNIST format and procedurally gen
 toy scenes in CIFAR format.  A validation split is carved from the training set with a
 fixed seed, so every run (and every ``--seed``) validates on the same images.
 
-The whole dataset (CIFAR-10: 150 MB as uint8) lives on the device; batches are indexed,
-converted to float, augmented and normalised there, which removes the per-sample Python
-of a DataLoader from the hot loop.
+The whole dataset (CIFAR-10: 150 MB as uint8) lives on the device; batches come from
+:class:`common.data.DeviceBatches`, which indexes them there, and are converted to float,
+augmented and normalised there, removing a DataLoader's per-sample Python from the hot loop.
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, replace
 
 import torch
 
-from common.distributed import DistInfo, ShardedSampler
 from common.errors import UserError
 
 DATASETS = ("mnist", "cifar10", "digits", "toy-cifar")
@@ -147,39 +145,3 @@ class Normalizer:
 def to_unit(x_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 images -> float32 in [0, 1]."""
     return x_uint8.float().div(255)
-
-
-class DeviceBatches:
-    """Batches of a device-resident dataset, with the engine's sampler protocol.
-
-    Training order comes from :class:`common.distributed.ShardedSampler` (seeded per epoch,
-    DDP-aware, skips already-seen batches on resume); evaluation goes through the data in
-    order (rank r takes r, r+N, ...).  ``transform`` maps a [0, 1] float batch to a tuple
-    of tensors (one normalised view, or two augmented views); the label is appended.
-    """
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, train: bool, transform,
-                 seed: int = 0, dist_info: DistInfo | None = None):
-        info = dist_info or DistInfo()
-        if batch_size % info.world_size:
-            raise UserError(f"--batch-size {batch_size} must be divisible by the {info.world_size} DDP processes")
-        self.x, self.y, self.transform, self.train = x, y, transform, train
-        self.local_batch = batch_size // info.world_size
-        # Training drops a partial last batch (when there is a full one): BatchNorm cannot
-        # train on a batch of one, and a tiny batch gives the contrastive loss few negatives.
-        self.sampler = ShardedSampler(len(y), batch_size, shuffle=True, seed=seed, rank=info.rank,
-                                      world_size=info.world_size, drop_last=len(y) > batch_size) if train else None
-        self.eval_index = torch.arange(info.rank, len(y), info.world_size)
-
-    def __len__(self) -> int:
-        n = len(self.sampler) if self.sampler is not None else len(self.eval_index)
-        return math.ceil(n / self.local_batch)
-
-    def __iter__(self):
-        if self.sampler is not None:
-            index = torch.tensor(list(self.sampler), dtype=torch.int64)
-        else:
-            index = self.eval_index
-        for chunk in index.to(self.x.device).split(self.local_batch):
-            views = self.transform(to_unit(self.x[chunk]))
-            yield (*views, self.y[chunk])

@@ -8,9 +8,9 @@ Runs ``autoencoders.main --all`` on the sklearn digits (MNIST format) and on toy
 """
 from __future__ import annotations
 
-import argparse
 import pathlib
 
+from common.cli import demo_parser
 from common.errors import cli_main
 
 # (dataset, extra flags) per size; epochs are per stage (autoencoder, classifier, joint, SimCLR).
@@ -51,10 +51,8 @@ def run_demo(out_root: pathlib.Path, quick: bool = False, device: str = "auto") 
 
 @cli_main
 def cli(argv=None) -> list[pathlib.Path]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, type=pathlib.Path, help="output root (runs go to OUT/autoencoders/)")
-    parser.add_argument("--quick", action="store_true", help="tiny schedules (about 30 s on two CPU cores)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    parser = demo_parser(__doc__.split("\n\n")[0], out_help="output root (runs go to OUT/autoencoders/)",
+                         quick_help="tiny schedules (about 30 s on two CPU cores)")
     args = parser.parse_args(argv)
     dirs = run_demo(args.out, quick=args.quick, device=args.device)
     for path in dirs[::4]:

@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from common.checkpoint import load_checkpoint, load_model_weights
 from common.cli import RunContext
+from common.data import DeviceBatches
 from common.engine import EngineConfig, StepFn, Trainer, classification_step
 from common.errors import UserError
 from common.io import read_json
@@ -27,7 +28,7 @@ from common.plotting import plot_training_curves
 from common.rundir import RunDir
 
 from autoencoders.augment import LightAugment, ViewAugment
-from autoencoders.data import DeviceBatches, ImageData, Normalizer
+from autoencoders.data import ImageData, Normalizer, to_unit
 from autoencoders.figures import plot_interpolation, plot_reconstructions
 from autoencoders.models import (AutoEncoder, ContrastiveModel, Decoder, Encoder, EncoderClassifier, FrozenEncoderClassifier,
                      classifier_head, encoder_fingerprint, projection_head, state_fingerprint)
@@ -67,8 +68,8 @@ class Experiment:
     # ----------------------------------------------------------- building blocks
     def loader(self, split: str, transform, train: bool = False) -> DeviceBatches:
         x, y = self.data.splits[split]
-        return DeviceBatches(x, y, self.batch_size, train=train, transform=transform, seed=self.args.seed,
-                             dist_info=self.ctx.dist)
+        return DeviceBatches(x, y, self.batch_size, train=train, transform=lambda batch: transform(to_unit(batch)),
+                             seed=self.args.seed, dist_info=self.ctx.dist)
 
     def plain(self, split: str) -> DeviceBatches:
         return self.loader(split, one_view(self.norm))

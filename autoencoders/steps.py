@@ -1,6 +1,6 @@
 """Step functions the engine calls per batch (see :mod:`common.engine`), and the batch transforms.
 
-Batches come from :class:`autoencoders.data.DeviceBatches` already on the device:
+Batches come from :class:`common.data.DeviceBatches` already on the device:
 ``(x, y)`` for one view, ``(v1, v2, y)`` for the two contrastive views.
 """
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -32,6 +33,15 @@ def add_engine_args(parser: argparse.ArgumentParser, *, training: bool = True, r
     if resume:
         group.add_argument("--resume", default="", metavar="PATH",
                            help="checkpoint to continue from (exact epoch/step, optimizer, scheduler, RNG)")
+
+
+def demo_parser(description: str, *, out_help: str, quick_help: str) -> argparse.ArgumentParser:
+    """The flags of every assignment's demo stage: ``--out DIR [--quick] [--device D]``."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--out", required=True, type=Path, help=out_help)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    return parser
 
 
 @dataclass

@@ -281,18 +281,22 @@ class Trainer:
                     self.run.tb.add_scalar("train/loss_running", avg["loss"], global_step)
                     self.run.tb.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], global_step)
                 bar.set_postfix(_short(avg), refresh=False)
-            if self._stop_requested(stopper):
+            if self._stop_requested(stopper, step):
                 self._check_finite(meters, epoch, step)
                 return self._graceful_stop(stopper, epoch, step, meters)
         avg = self._check_finite(meters, epoch, step)
         avg["lr"] = self.optimizer.param_groups[0]["lr"]
         return avg
 
-    def _stop_requested(self, stopper: _SignalCatcher) -> bool:
-        flag = torch.tensor(float(stopper.signum is not None))
-        if self.dist.enabled:  # every rank must stop at the same step
-            flag = all_reduce_max(flag.to(self.device)).cpu()
-        return bool(flag.item())
+    def _stop_requested(self, stopper: _SignalCatcher, step: int | None = None) -> bool:
+        """Did a signal ask to stop? Under DDP every rank must stop at the same step, so the
+        ranks agree by an all-reduce, only at sync points (every print_freq steps, epoch end)."""
+        if not self.dist.enabled:
+            return stopper.signum is not None
+        if step is not None and step % self.cfg.print_freq:
+            return False
+        flag = torch.tensor(float(stopper.signum is not None), device=self.device)
+        return bool(all_reduce_max(flag).item())
 
     def _graceful_stop(self, stopper: _SignalCatcher, epoch: int, step: int, meters: MetricSums):
         path = self.save(epoch, step, meters=meters)

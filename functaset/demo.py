@@ -9,9 +9,9 @@ fitting steps and PGD / TRADES robust training compared against the standard mod
 """
 from __future__ import annotations
 
-import argparse
 import pathlib
 
+from common.cli import demo_parser
 from common.io import read_json
 
 from functaset.attack import main as attack_main
@@ -81,10 +81,8 @@ def summary(runs: list[pathlib.Path]) -> str:
 
 
 def main(argv=None) -> list[pathlib.Path]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, type=pathlib.Path, help="folder for the demo's run directories")
-    parser.add_argument("--quick", action="store_true", help="smoke-test sizes (about 30 s on 2 CPU cores)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    parser = demo_parser(__doc__.split("\n\n")[0], out_help="folder for the demo's run directories",
+                         quick_help="smoke-test sizes (about 30 s on 2 CPU cores)")
     args = parser.parse_args(argv)
     runs = run_demo(args.out, quick=args.quick, device=args.device)
     print(summary(runs))

@@ -10,9 +10,9 @@ iteration, saved activations, loss curves).  Every number is labelled as toy dat
 """
 from __future__ import annotations
 
-import argparse
 import pathlib
 
+from common.cli import demo_parser
 from common.errors import cli_main
 from common.plotting import markdown_table, plot_overlaid_curves, plot_table
 from common.io import atomic_write_text
@@ -148,12 +148,10 @@ def run_demo(out_root: pathlib.Path, quick: bool = False, device: str = "auto") 
 
 @cli_main
 def main(argv=None) -> list[pathlib.Path]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="output folder (toy data, one run directory per model)")
-    parser.add_argument("--quick", action="store_true", help="two models (SimpleNet, custom conv), five epochs, 600 training images")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: auto)")
+    parser = demo_parser(__doc__.split("\n\n")[0], out_help="output folder (toy data, one run directory per model)",
+                         quick_help="two models (SimpleNet, custom conv), five epochs, 600 training images")
     args = parser.parse_args(argv)
-    dirs = run_demo(pathlib.Path(args.out), args.quick, args.device)
+    dirs = run_demo(args.out, args.quick, args.device)
     print("wrote:\n  " + "\n  ".join(str(d) for d in dirs))
     return dirs
 

@@ -1,28 +1,14 @@
-"""Datasets, the fixed validation split and device-resident batches."""
+"""Datasets and the fixed validation split."""
 import pytest
 import torch
 
-from autoencoders.data import DeviceBatches, Normalizer, _carve_val, load_dataset
+from autoencoders.data import Normalizer, _carve_val, load_dataset, to_unit
 from common.errors import UserError
 
 
-def test_device_batches_cover_eval_set_once_in_order():
-    x = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1).expand(10, 1, 4, 4).contiguous()
-    y = torch.arange(10)
-    batches = list(DeviceBatches(x, y, 4, train=False, transform=lambda b: (b,)))
-    assert [len(b[1]) for b in batches] == [4, 4, 2]
-    assert torch.cat([b[1] for b in batches]).tolist() == list(range(10))
-    assert torch.allclose(batches[0][0][:, 0, 0, 0] * 255, torch.arange(4).float())
-
-
-def test_training_batches_shuffle_drop_partial_and_reseed_per_epoch():
-    x, y = torch.zeros(10, 1, 2, 2, dtype=torch.uint8), torch.arange(10)
-    loader = DeviceBatches(x, y, 4, train=True, transform=lambda b: (b,), seed=3)
-    assert len(loader) == 2
-    epoch0 = torch.cat([b[1] for b in loader])
-    assert len(epoch0) == 8 and len(set(epoch0.tolist())) == 8
-    loader.sampler.set_epoch(1)
-    assert torch.cat([b[1] for b in loader]).tolist() != epoch0.tolist()
+def test_to_unit_maps_uint8_pixels_to_0_1():
+    pixels = torch.tensor([0, 51, 255], dtype=torch.uint8)
+    assert torch.allclose(to_unit(pixels), torch.tensor([0.0, 0.2, 1.0]))
 
 
 def test_val_split_is_fixed_and_disjoint():
