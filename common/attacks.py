@@ -24,11 +24,12 @@ Example::
 """
 from __future__ import annotations
 
-import contextlib
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+from .modules import eval_mode
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 MODES = ("untargeted", "targeted", "least_likely")
@@ -48,18 +49,6 @@ def _as_bound(bound, x: torch.Tensor) -> torch.Tensor | None:
     if bound is None:
         return None
     return torch.as_tensor(bound, dtype=x.dtype, device=x.device)
-
-
-@contextlib.contextmanager
-def eval_mode(model: torch.nn.Module):
-    """Evaluate in eval mode (BatchNorm/Dropout frozen), restoring every module's own flag."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, training in modes:
-            module.train(training)
 
 
 def least_likely_labels(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -11,9 +11,7 @@ done (0 at epoch boundaries), so ``--resume`` continues exactly where the run st
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +65,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, expec
         raise UserError(f"checkpoint not found: {path} (check the path given to {flag})")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as err:
+    except OSError as err:  # unreadable, or a truncated zip archive
+        raise UserError(f"checkpoint {path} given to {flag} cannot be read ({err.strerror or err}); "
+                        "check its permissions, or use another file, e.g. models/model_best.pth.tar") from None
+    except Exception as err:  # noqa: BLE001 - whatever a damaged file makes the unpickler raise
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"checkpoint {path} is corrupt or not a PyTorch checkpoint ({first[:160]}); "
-                        "use another file, e.g. models/model_best.pth.tar of the same run") from None
+        raise UserError(f"checkpoint {path} given to {flag} is corrupt or not a PyTorch checkpoint "
+                        f"({first[:160]}); use another file, e.g. models/model_best.pth.tar of the same run") from None
     if not isinstance(ckpt, dict):
         raise UserError(f"checkpoint {path} holds a {type(ckpt).__name__}, not a checkpoint dict")
     if expected_arch is not None and ckpt.get("arch") not in (None, expected_arch):
@@ -92,8 +93,8 @@ def load_model_weights(model: torch.nn.Module, ckpt: dict, path: str | os.PathLi
     """``model.load_state_dict`` with a clear error when the shapes/keys do not match."""
     try:
         model.load_state_dict(state_dict_of(ckpt), strict=strict)
-    except RuntimeError as err:
-        detail = str(err).strip().splitlines()
+    except (RuntimeError, TypeError, AttributeError, KeyError, ValueError) as err:  # e.g. weights that are no dict
+        detail = str(err).strip().splitlines() or [type(err).__name__]
         hint = detail[1].strip() if len(detail) > 1 else detail[0]
         raise UserError(f"checkpoint {path} does not fit this model ({hint[:200]}); "
                         "it was saved from another architecture or configuration") from None

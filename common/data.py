@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+import random
+from typing import Callable, Protocol, runtime_checkable
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from .device import seed_worker
 from .distributed import DistInfo, ShardedSampler
@@ -25,9 +27,70 @@ class EvalShardSampler(Sampler[int]):
         return len(self.indices)
 
 
+@runtime_checkable
+class ResumableLoader(Protocol):
+    """What the engine needs from a training loader to resume mid-epoch exactly.
+
+    ``set_epoch(epoch, skip_batches)`` is called before each epoch is iterated: the loader
+    yields that epoch's batches in a fixed order, starting after ``skip_batches`` of them.
+    :func:`make_loader`, :class:`DeviceBatches` and ``alexnet_rnn``'s ``BPTTWindows``
+    follow it; for any other loader the engine skips the batches by iterating them.
+    """
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self): ...
+
+    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None: ...
+
+
+class SeededLoader(DataLoader):
+    """A DataLoader following :class:`ResumableLoader`: order and worker seeds come from (seed, epoch)."""
+
+    def __init__(self, *args, seed: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.base_seed = seed
+
+    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch, skip_batches)
+        if isinstance(self.dataset, _PerSampleSeeds):
+            self.dataset.epoch = epoch
+        self.generator.manual_seed(self.base_seed * 1_000_003 + epoch)
+
+
+class _PerSampleSeeds(Dataset):
+    """Seeds python/numpy/torch before each sample from (seed, epoch, index), inside workers.
+
+    A worker's random stream depends on which batches it loaded before, and a resumed
+    epoch hands its batches to other workers; seeding per sample makes a sample's random
+    augmentation independent of that, so a mid-epoch resume with workers is exact.
+    In the main process (no workers) the global stream is left alone: checkpoints restore it.
+    """
+
+    def __init__(self, dataset: Dataset, seed: int):
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        if get_worker_info() is not None:
+            sample_seed = ((self.seed * 1_000_003 + self.epoch) * 1_000_033 + int(index)) % 2**63
+            random.seed(sample_seed)
+            np.random.seed(sample_seed % 2**32)
+            torch.manual_seed(sample_seed)
+        return self.dataset[index]
+
+    def __getattr__(self, name: str):  # loader.dataset.tensors, .classes, ... of the wrapped dataset
+        if name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+
 def make_loader(dataset: Dataset, batch_size: int, *, train: bool, seed: int = 0, workers: int = 0,
                 dist_info: DistInfo | None = None, drop_last: bool = False, device: torch.device | None = None,
-                collate_fn=None) -> DataLoader:
+                collate_fn=None) -> SeededLoader:
     """A DataLoader whose ``batch_size`` is the *global* batch (split across DDP ranks).
 
     Training loaders shuffle with a per-epoch seed and can skip already-seen batches on
@@ -35,19 +98,18 @@ def make_loader(dataset: Dataset, batch_size: int, *, train: bool, seed: int = 0
     """
     info = dist_info or DistInfo()
     if batch_size % info.world_size:
-        raise ValueError(f"batch size {batch_size} must be divisible by the {info.world_size} DDP processes")
+        raise UserError(f"batch size {batch_size} must be divisible by the {info.world_size} DDP processes")
     if train:
         sampler = ShardedSampler(len(dataset), batch_size, shuffle=True, seed=seed, rank=info.rank,
                                  world_size=info.world_size, drop_last=drop_last)
+        if workers > 0:
+            dataset = _PerSampleSeeds(dataset, seed)
     else:
         sampler = EvalShardSampler(len(dataset), info.rank, info.world_size)
-    generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(dataset, batch_size=batch_size // info.world_size, sampler=sampler,
-                        num_workers=workers, pin_memory=bool(device is not None and device.type == "cuda"),
-                        worker_init_fn=seed_worker, generator=generator, collate_fn=collate_fn,
-                        persistent_workers=False, drop_last=False)
-    loader.seed = seed  # the engine reseeds the generator per epoch from this
-    return loader
+    return SeededLoader(dataset, batch_size=batch_size // info.world_size, sampler=sampler, num_workers=workers,
+                        pin_memory=bool(device is not None and device.type == "cuda"), worker_init_fn=seed_worker,
+                        generator=torch.Generator().manual_seed(seed), collate_fn=collate_fn,
+                        persistent_workers=False, drop_last=False, seed=seed)
 
 
 class DeviceBatches:
@@ -59,7 +121,7 @@ class DeviceBatches:
     ``transform`` maps the indexed ``x`` batch to a tuple of tensors (one view, or two
     augmented views); the labels are appended to each yielded tuple.
 
-    Follows the engine's loader protocol: ``len()`` plus ``sampler.set_epoch(epoch, skip)``.
+    Follows :class:`ResumableLoader`: ``len()`` plus ``set_epoch(epoch, skip_batches)``.
     Training order comes from :class:`ShardedSampler` (seeded per epoch, DDP-aware,
     resumable mid-epoch); evaluation goes through the data in order, rank r taking
     r, r+N, ... .  ``batch_size`` is the global batch, split across DDP ranks.
@@ -77,6 +139,10 @@ class DeviceBatches:
         self.sampler = ShardedSampler(len(y), batch_size, shuffle=True, seed=seed, rank=info.rank,
                                       world_size=info.world_size, drop_last=len(y) > batch_size) if train else None
         self.eval_index = torch.arange(info.rank, len(y), info.world_size)
+
+    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch, skip_batches)
 
     def __len__(self) -> int:
         n = len(self.sampler) if self.sampler is not None else len(self.eval_index)

@@ -109,11 +109,6 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def prefers_channels_last(device: torch.device) -> bool:
-    """channels_last pays off for CNNs with cuDNN; on the CPU it is left alone."""
-    return device.type == "cuda"
-
-
 def capture_rng_state() -> dict:
     """All RNG states as plain Python/tensor objects (loadable with ``weights_only=True``)."""
     np_state = np.random.get_state()

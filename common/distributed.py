@@ -68,11 +68,6 @@ def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-def barrier() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-
-
 class ShardedSampler(Sampler[int]):
     """Seeded, resumable, rank-aware sampler.
 

@@ -13,10 +13,12 @@ SIGINT/SIGTERM, best-model tracking, exact resume, DDP and non-finite-loss check
 """
 from __future__ import annotations
 
+import itertools
 import math
 import signal
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -26,10 +28,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checkpoint import load_checkpoint, load_model_weights, plain_args, save_checkpoint
-from .device import Precision, capture_rng_state, choose_precision, restore_rng_state
-from .distributed import DistInfo, all_reduce_max
+from .cli import RunContext, resume_command
+from .device import capture_rng_state, restore_rng_state
+from .distributed import all_reduce_max
 from .errors import UserError
 from .meters import MetricSums, topk_correct
+from .modules import eval_mode, unwrap
 from .progress import progress
 from .rundir import RunDir
 from .schedule import warmup_cosine
@@ -124,6 +128,11 @@ def _in_main_thread() -> bool:
 class Trainer:
     """Train/evaluate one model; see the module docstring for the division of labour.
 
+    ``ctx`` (from :func:`common.cli.run_context`) gives the device, precision, DDP
+    membership and run directory; ``run`` overrides the directory (one per stage).
+    ``model_config`` (plain values) is stored in every checkpoint, so a script that only
+    has the checkpoint can rebuild the model.
+
     ``epoch_metrics_fn(record) -> dict`` adds derived metrics (e.g. perplexity from the
     loss) to each epoch's record before it is logged, checkpointed and used for model_best.
 
@@ -134,16 +143,16 @@ class Trainer:
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, val_loader=None, *,
-                 device: torch.device, run: RunDir | None = None, cfg: EngineConfig | None = None,
-                 precision: Precision | None = None, step_fn: StepFn | None = None,
-                 eval_step_fn: StepFn | None = None, arch: str = "model", args: Any = None,
-                 dist_info: DistInfo | None = None, resume_command: str | None = None,
+                 ctx: RunContext | None = None, run: RunDir | None = None, cfg: EngineConfig | None = None,
+                 step_fn: StepFn | None = None, eval_step_fn: StepFn | None = None, arch: str = "model",
+                 args: Any = None, model_config: dict | None = None,
                  epoch_metrics_fn: Callable[[dict[str, float]], dict[str, float]] | None = None):
+        ctx = ctx or RunContext.local()
         self.cfg = cfg or EngineConfig()
-        self.device, self.run, self.arch = device, run, arch
-        self.dist = dist_info or DistInfo()
-        self.precision = precision or choose_precision(device, amp=False)
-        self.channels_last = self.cfg.channels_last and device.type == "cuda"
+        self.device, self.precision, self.dist = ctx.device, ctx.precision, ctx.dist
+        self.run = run if run is not None else ctx.run
+        self.arch, self.model_config = arch, model_config
+        self.channels_last = self.cfg.channels_last and self.device.type == "cuda"
         self.model = self._prepare_model(model)
         self.optimizer = optimizer
         self.train_loader, self.val_loader = train_loader, val_loader
@@ -159,7 +168,7 @@ class Trainer:
         self.best_metric: float | None = None
         self.history: list[dict[str, float]] = []
         self._resume_meters: dict | None = None
-        self.resume_command = resume_command
+        self._last_good: Path | str | None = None  # newest checkpoint known to hold finite state
         self.epoch_metrics_fn = epoch_metrics_fn
 
     # ----------------------------------------------------------------- setup
@@ -175,7 +184,26 @@ class Trainer:
     @property
     def module(self) -> nn.Module:
         """The bare model (without a DDP wrapper): what checkpoints store."""
-        return self.model.module if isinstance(self.model, nn.parallel.DistributedDataParallel) else self.model
+        return unwrap(self.model)
+
+    @property
+    def epochs_done(self) -> float:
+        """Training progress in epochs (optimizer steps / steps per epoch); restored by resume.
+
+        The public clock for step functions whose behaviour follows the schedule
+        (e.g. an epsilon ramped up over the first epochs).
+        """
+        return self.scheduler.last_epoch / self.steps_per_epoch
+
+    def start_at(self, epoch: int) -> None:
+        """Begin a fresh run at ``epoch`` with the LR schedule where it would be (``--start-epoch``)."""
+        if not 0 <= epoch <= self.cfg.epochs:
+            raise UserError(f"--start-epoch {epoch} is outside 0..{self.cfg.epochs} (--epochs)")
+        self.start_epoch, self.start_step = epoch, 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()" is intended here
+            self.scheduler.last_epoch = epoch * self.steps_per_epoch - 1
+            self.scheduler.step()
 
     def log(self, message: str) -> None:
         if self.dist.is_main and not self.cfg.quiet:
@@ -187,16 +215,36 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "scaler": self.scaler.state_dict(), "best_metric": self.best_metric, "args": self.args,
                 "rng_state": capture_rng_state(), "history": self.history,
-                "meters": meters.state_dict() if meters is not None else None}
+                "meters": meters.state_dict() if meters is not None else None,
+                "model_config": self.model_config, "schedule": self._schedule()}
+
+    def _schedule(self) -> dict:
+        return {"steps_per_epoch": self.steps_per_epoch, "epochs": self.cfg.epochs,
+                "warmup_epochs": self.cfg.warmup_epochs, "base_lrs": list(self.scheduler.base_lrs)}
 
     def save(self, epoch: int, step: int, is_best: bool = False, meters: MetricSums | None = None) -> Path | None:
+        """Checkpoint the state (after checking it is finite); returns the path written, if any."""
+        self._check_weights(epoch, step)
         if self.run is None or not self.run.writes:
             return None
-        return save_checkpoint(self.state(epoch, step, meters), self.run.models, is_best=is_best)
+        self._last_good = save_checkpoint(self.state(epoch, step, meters), self.run.models, is_best=is_best)
+        return self._last_good
+
+    def _diverged(self, what: str, epoch: int, step: int) -> UserError:
+        kept = (f"the last finite checkpoint is {self._last_good}" if self._last_good
+                else "no checkpoint was saved before it")
+        return UserError(f"{what} at epoch {epoch} step {step}: training diverged and this state was not saved "
+                         f"({kept}); lower --lr, keep --clip-grad, or try --no-amp")
+
+    def _check_weights(self, epoch: int, step: int) -> None:
+        tensors = [t for t in self.module.state_dict().values() if t.is_floating_point()]
+        if tensors and not bool(torch.stack([t.isfinite().all() for t in tensors]).all()):
+            raise self._diverged("non-finite model weights", epoch, step)
 
     def resume(self, path: str | Path) -> None:
         """Restore weights, optimizer, scheduler, scaler, RNG, history and position."""
         ckpt = load_checkpoint(path, map_location=self.device, expected_arch=self.arch)
+        self._check_schedule(ckpt, path)
         load_model_weights(self.module, ckpt, path)
         try:
             if ckpt.get("optimizer"):
@@ -214,20 +262,40 @@ class Trainer:
         self.best_metric = ckpt.get("best_metric")
         self.history = list(ckpt.get("history") or [])
         self._resume_meters = ckpt.get("meters")
+        self._last_good = path
         where = f"epoch {self.start_epoch}" + (f", step {self.start_step}" if self.start_step else "")
         self.log(f"=> resumed {path}: continuing at {where}")
 
+    def _check_schedule(self, ckpt: dict, path) -> None:
+        """Refuse a resume whose batches per epoch or peak LR differ (the position and the restored
+        schedule would silently mean something else); warn when --epochs/--warmup reshape the schedule."""
+        saved = ckpt.get("schedule")
+        if not saved:  # checkpoints from before the schedule was recorded
+            return
+        mine = self._schedule()
+        if saved["steps_per_epoch"] != mine["steps_per_epoch"]:
+            raise UserError(f"checkpoint {path} has {saved['steps_per_epoch']} batches per epoch, this run "
+                            f"{mine['steps_per_epoch']}: resume with the batch size and data of that run "
+                            "(see its config.json), or start a new run with --init/--init-from style weights")
+        if len(saved["base_lrs"]) != len(mine["base_lrs"]) or not all(
+                math.isclose(a, b, rel_tol=1e-6) for a, b in zip(saved["base_lrs"], mine["base_lrs"])):
+            raise UserError(f"checkpoint {path} was trained with peak learning rate(s) {saved['base_lrs']}, this run "
+                            f"asks for {mine['base_lrs']}: resume with the run's learning rate (see its config.json)")
+        for key, flag in (("epochs", "--epochs"), ("warmup_epochs", "--warmup")):
+            if saved[key] != mine[key] and self.dist.is_main:
+                print(f"warning: resuming {path} with {flag} {mine[key]} instead of {saved[key]}: the LR "
+                      "schedule changes from here on", file=sys.stderr, flush=True)
+
     # ------------------------------------------------------------- training
-    def _set_epoch(self, loader, epoch: int, skip: int = 0) -> None:
+    def _epoch_batches(self, loader, epoch: int, skip: int = 0):
+        """The batches of ``epoch`` after the first ``skip`` (see :class:`common.data.ResumableLoader`)."""
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch, skip)
+            return loader
         sampler = getattr(loader, "sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            try:
-                sampler.set_epoch(epoch, skip)
-            except TypeError:  # torch's DistributedSampler has no skip
-                sampler.set_epoch(epoch)
-        gen = getattr(loader, "generator", None)
-        if gen is not None and hasattr(loader, "seed"):
-            gen.manual_seed(loader.seed * 1_000_003 + epoch)
+        if isinstance(sampler, torch.utils.data.DistributedSampler):
+            sampler.set_epoch(epoch)
+        return itertools.islice(loader, skip, None)  # a plain loader: skip by iterating
 
     def _backward_step(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -250,10 +318,7 @@ class Trainer:
     def _check_finite(self, meters: MetricSums, epoch: int, step: int) -> dict[str, float]:
         avg = meters.reduced().averages()
         if avg.pop("nonfinite", 0.0) > 0 or not math.isfinite(avg.get("loss", 0.0)):
-            kept = self.run.models / "checkpoint.pth.tar" if self.run is not None else "none"
-            raise UserError(f"non-finite loss at epoch {epoch} step {step}: training diverged; nothing was "
-                            f"saved from this epoch (last good checkpoint: {kept}); lower --lr, "
-                            "keep --clip-grad, or try --no-amp")
+            raise self._diverged("non-finite training loss", epoch, step)
         return avg
 
     def train_one_epoch(self, epoch: int, stopper: _SignalCatcher, skip: int = 0) -> dict[str, float] | None:
@@ -262,9 +327,9 @@ class Trainer:
         meters = MetricSums(self.device)
         if skip and self._resume_meters:
             meters.load_state_dict(self._resume_meters)
-        self._set_epoch(self.train_loader, epoch, skip)
-        bar = progress(self.train_loader, desc=f"epoch {epoch}", quiet=self.cfg.quiet or not self.dist.is_main,
-                       total=len(self.train_loader), initial=0)
+        batches = self._epoch_batches(self.train_loader, epoch, skip)
+        bar = progress(batches, desc=f"epoch {epoch}", quiet=self.cfg.quiet or not self.dist.is_main,
+                       total=len(self.train_loader) - skip, initial=0)
         step = skip
         for batch in bar:
             batch = move_to(batch, self.device, self.channels_last)
@@ -302,24 +367,21 @@ class Trainer:
         path = self.save(epoch, step, meters=meters)
         signum = stopper.signum or signal.SIGTERM
         if self.dist.is_main:
-            cmd = self.resume_command or f"{sys.executable} {' '.join(_argv_without_resume())}"
             print(f"stopped by {signal.Signals(signum).name} at epoch {epoch} step {step}; checkpoint: {path}\n"
-                  f"resume with:\n  {cmd} --resume {path}", file=sys.stderr, flush=True)
+                  f"resume with:\n  {resume_command(path)}", file=sys.stderr, flush=True)
         raise StopRequested(128 + int(signum))
 
     @torch.no_grad()
     def evaluate(self, loader, step_fn: StepFn | None = None, desc: str = "eval") -> dict[str, float]:
         """Average loss/top-k (and extra sums) over ``loader`` with the model in eval mode."""
         step_fn = step_fn or self.eval_step_fn
-        was_training = self.model.training
-        self.model.eval()
         meters = MetricSums(self.device)
-        for batch in progress(loader, desc=desc, quiet=self.cfg.quiet or not self.dist.is_main):
-            batch = move_to(batch, self.device, self.channels_last)
-            with self.precision.autocast():
-                out = step_fn(self.model, batch)
-            self._accumulate(meters, out, batch)
-        self.model.train(was_training)
+        with eval_mode(self.model):
+            for batch in progress(loader, desc=desc, quiet=self.cfg.quiet or not self.dist.is_main):
+                batch = move_to(batch, self.device, self.channels_last)
+                with self.precision.autocast():
+                    out = step_fn(self.model, batch)
+                self._accumulate(meters, out, batch)
         avg = meters.reduced().averages()
         avg.pop("nonfinite", None)
         return avg
@@ -345,6 +407,9 @@ class Trainer:
                 if self.val_loader is not None:
                     record.update({f"val_{k}": v for k, v in self.evaluate(self.val_loader).items()})
                 record["epoch_seconds"] = time.perf_counter() - t0
+                bad = [k for k, v in record.items() if k.startswith("val_") and not math.isfinite(v)]
+                if bad:
+                    raise self._diverged(f"non-finite {', '.join(bad)}", epoch + 1, 0)
                 self._end_epoch(epoch, record)
                 if self._stop_requested(stopper):
                     self._graceful_stop(stopper, epoch + 1, 0, None)
@@ -359,7 +424,7 @@ class Trainer:
         if is_best:
             self.best_metric = value
         self.history.append(record)
-        self.save(epoch + 1, 0, is_best=is_best)
+        self.save(epoch + 1, 0, is_best=is_best)  # checks the weights first: only finite state is saved
         if self.run is not None:
             for name, val in record.items():
                 if name != "epoch":
@@ -384,19 +449,3 @@ def _batch_len(batch) -> int:
 
 def _short(avg: dict[str, float]) -> dict[str, str]:
     return {k: f"{v:.3g}" for k, v in avg.items() if k in ("loss", "acc1", "acc5")}
-
-
-def _argv_without_resume() -> list[str]:
-    """sys.argv minus any previous ``--resume X`` so the printed command is exact."""
-    argv, out, skip = sys.argv, [], False
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
-        if arg == "--resume":
-            skip = True
-            continue
-        if arg.startswith("--resume="):
-            continue
-        out.append(arg)
-    return out

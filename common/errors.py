@@ -26,10 +26,24 @@ def cli_main(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except UserError as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(f"error: {one_line(err)}", file=sys.stderr)
             raise SystemExit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def one_line(err: UserError) -> str:
+    """The user's message, also when a DataLoader worker raised it.
+
+    torch re-raises a worker's exception in the main process as the same type whose
+    message is the worker's whole traceback; its last line is ``<module>.UserError: <message>``.
+    """
+    text = str(err).strip()
+    if "Original Traceback" not in text:
+        return text
+    last = text.splitlines()[-1]
+    prefix = f"{type(err).__module__}.{type(err).__qualname__}: "
+    return last[len(prefix):] if last.startswith(prefix) else last
 
 
 def require_file(path, what: str, hint: str) -> None:
@@ -42,13 +56,3 @@ def require_file(path, what: str, hint: str) -> None:
         raise UserError(f"{what} is empty: {path} ({hint})")
     if not os.access(path, os.R_OK):
         raise UserError(f"{what} is not readable: {path} (check its permissions)")
-
-
-def require_dir(path, what: str, hint: str) -> None:
-    """Raise a UserError unless ``path`` is an existing directory with something in it."""
-    import os
-
-    if not os.path.isdir(path):
-        raise UserError(f"{what} not found: {path} ({hint})")
-    if not any(os.scandir(path)):
-        raise UserError(f"{what} is empty: {path} ({hint})")

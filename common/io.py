@@ -1,31 +1,59 @@
-"""Atomic writes: a kill mid-write never leaves a half-written file where a good one was."""
+"""Atomic writes: a kill mid-write never leaves a half-written file where a good one was.
+
+Files get the mode the umask gives (like any ``open``), so project partners can read a
+run on a shared server; a temp file left behind by a killed save is removed by the next
+save of the same file.
+"""
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, Callable
+
+
+def _temp_name(path: Path) -> Path:
+    # The writer's pid is in the name, so a later save can tell a dead writer's leftovers.
+    return path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Delete temp files of ``path`` whose writer is no longer running (a save killed mid-write)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` on a temp file beside ``path``, fsync it, then ``os.replace``.
 
-    If ``write`` raises (or the process dies), the temp file is removed and whatever
-    was at ``path`` before is untouched.
+    If ``write`` raises (or the process dies), whatever was at ``path`` before is untouched;
+    the temp file is removed now (or, after a kill, by the next save of ``path``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    remove_stale_temps(path)
+    tmp = _temp_name(path)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # 0o666 & ~umask, unlike mkstemp's 0600
     try:
-        write(tmp)
+        write(str(tmp))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

@@ -19,12 +19,6 @@ def topk_correct(logits: torch.Tensor, targets: torch.Tensor, topk=(1, 5)) -> di
     return {f"acc{k}": hits[:, :min(k, maxk)].any(dim=1).sum() for k in topk}
 
 
-def topk_accuracy(logits: torch.Tensor, targets: torch.Tensor, topk=(1, 5)) -> dict[str, float]:
-    """Top-k accuracies in percent, as floats (for evaluation code outside the engine)."""
-    n = max(1, targets.numel())
-    return {k: 100.0 * v.item() / n for k, v in topk_correct(logits, targets, topk).items()}
-
-
 class MetricSums:
     """Running sums of per-sample quantities; ``acc*`` keys are reported in percent."""
 

@@ -63,8 +63,26 @@ def default_run_path(assignment: str, root: str | os.PathLike = "logs") -> Path:
     return path
 
 
+def holds_run(path: Path) -> bool:
+    """Does ``path`` hold anything but the empty ``models/`` and ``figures/`` a new run starts with?"""
+    if not path.is_dir():
+        return path.exists()
+    return any(not (entry.is_dir() and entry.name in ("models", "figures") and not any(entry.iterdir()))
+               for entry in path.iterdir())
+
+
+def run_of_checkpoint(checkpoint: str | os.PathLike) -> Path | None:
+    """The run directory a checkpoint was written into (``<run>/models/<file>``), else None."""
+    parent = Path(checkpoint).resolve().parent
+    return parent.parent if parent.name == "models" else None
+
+
 class RunDir:
-    """A run's output folder. ``writes=False`` (non-zero ranks) turns every write into a no-op."""
+    """A run's output folder. ``writes=False`` (non-zero ranks) turns every write into a no-op.
+
+    A directory that holds anything (another run, a user's files) is never written unless
+    ``resuming`` says it is the run being continued.
+    """
 
     def __init__(self, path: str | os.PathLike, *, writes: bool = True, resuming: bool = False):
         self.path = Path(path)
@@ -72,23 +90,40 @@ class RunDir:
         self._tb = None
         if not writes:
             return
-        holds_run = (self.path / "metrics.json").exists() or (self.path / "models" / "checkpoint.pth.tar").exists()
-        if holds_run and not resuming:
-            raise UserError(f"run directory {self.path} already holds a run; pass another --logdir, "
-                            f"or --resume {self.path / 'models' / 'checkpoint.pth.tar'} to continue it")
-        for sub in ("", "models", "figures"):
-            (self.path / sub).mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError(f"--logdir {self.path} is a file, not a directory; pass another --logdir")
+        if holds_run(self.path) and not resuming:
+            raise UserError(f"run directory {self.path} already holds a run or other files; pass a new --logdir, "
+                            f"or --resume {self.path / 'models' / 'checkpoint.pth.tar'} (without --logdir) "
+                            "to continue it")
+        try:
+            for sub in ("", "models", "figures"):
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"cannot create run directory {self.path} ({err.strerror or err}); "
+                            "pass a writable --logdir") from None
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise UserError(f"run directory {self.path} is not writable; pass another --logdir")
 
     @classmethod
     def create(cls, assignment: str, logdir: str | None = None, *, resume: str | None = None,
                writes: bool = True) -> "RunDir":
-        """``--logdir`` if given; else the run being resumed; else a new timestamped folder."""
+        """Where a run writes: ``--logdir`` if given, else the run being resumed, else a new folder.
+
+        ``--resume`` continues in the checkpoint's own run directory.  With ``--logdir`` too,
+        the checkpoint continues in that directory only if it is new (an explicit fork);
+        a directory holding another run is refused.
+        """
+        own = run_of_checkpoint(resume) if resume else None
         if logdir:
-            return cls(logdir, writes=writes, resuming=bool(resume))
-        if resume:
-            resumed = Path(resume).resolve().parent
-            if resumed.name == "models":
-                return cls(resumed.parent, writes=writes, resuming=True)
+            same = own is not None and Path(logdir).resolve() == own
+            if resume and not same and holds_run(Path(logdir)):
+                where = f"drop --logdir to continue in its own run {own}, or " if own else ""
+                raise UserError(f"--logdir {logdir} holds another run, which --resume {resume} would overwrite; "
+                                f"{where}pass a new --logdir to continue the checkpoint there")
+            return cls(logdir, writes=writes, resuming=same)
+        if own is not None:
+            return cls(own, writes=writes, resuming=True)
         return cls(default_run_path(assignment), writes=writes)
 
     @property

@@ -14,9 +14,8 @@ import torch
 import torch.nn as nn
 from torch.utils.data import Subset
 
-from common.cli import add_engine_args, setup_run
+from common.cli import add_engine_args, nonnegative_float, nonnegative_int, positive_float, positive_int, run_context
 from common.data import make_loader
-from common.distributed import cleanup_distributed
 from common.embedded.digits import DigitsMNIST, LABEL
 from common.engine import EngineConfig, Trainer
 from common.errors import cli_main
@@ -41,14 +40,15 @@ class SmallCNN(nn.Module):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=5, help="training epochs")
-    parser.add_argument("-b", "--batch-size", type=int, default=64, help="global batch size (split across DDP ranks)")
-    parser.add_argument("--lr", type=float, default=0.05, help="peak SGD learning rate")
-    parser.add_argument("--warmup", type=float, default=1.0, help="linear warmup length in epochs")
-    parser.add_argument("--clip-grad", type=float, default=1.0, help="max gradient norm (0 disables)")
-    parser.add_argument("-j", "--workers", type=int, default=0, help="DataLoader worker processes")
-    parser.add_argument("-p", "--print-freq", type=int, default=10, help="steps between host syncs / logs")
-    parser.add_argument("--train-size", type=int, default=None,
+    parser.add_argument("--epochs", type=positive_int, default=5, help="training epochs")
+    parser.add_argument("-b", "--batch-size", type=positive_int, default=64,
+                        help="global batch size (split across DDP ranks)")
+    parser.add_argument("--lr", type=positive_float, default=0.05, help="peak SGD learning rate")
+    parser.add_argument("--warmup", type=nonnegative_float, default=1.0, help="linear warmup length in epochs")
+    parser.add_argument("--clip-grad", type=nonnegative_float, default=1.0, help="max gradient norm (0 disables)")
+    parser.add_argument("-j", "--workers", type=nonnegative_int, default=0, help="DataLoader worker processes")
+    parser.add_argument("-p", "--print-freq", type=positive_int, default=10, help="steps between host syncs / logs")
+    parser.add_argument("--train-size", type=positive_int, default=None,
                         help="use only the first N training images (e.g. a multiple of the batch size)")
     parser.add_argument("--dry-run", action="store_true", help="tiny run: 1 epoch")
     add_engine_args(parser, resume=True)
@@ -60,19 +60,22 @@ def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
     if args.dry_run:
         args.epochs = 1
-    ctx = setup_run(args, "digits")
+    with run_context(args, "digits") as ctx:
+        return train(args, ctx)
+
+
+def train(args, ctx) -> dict:
     train_set, val_set, test_set = DigitsMNIST("train"), DigitsMNIST("val"), DigitsMNIST("test")
     if args.train_size:
         train_set = Subset(train_set, range(min(args.train_size, len(train_set))))
-    loader = lambda ds, train: make_loader(ds, args.batch_size, train=train, seed=args.seed, workers=args.workers,
+    loader = lambda ds, train: make_loader(ds, args.batch_size, train=train, seed=args.seed, workers=args.workers,  # noqa: E731
                                            dist_info=ctx.dist, device=ctx.device)
     model = SmallCNN()
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=1e-4)
     cfg = EngineConfig(epochs=args.epochs, warmup_epochs=args.warmup, clip_grad=args.clip_grad,
                        print_freq=args.print_freq, quiet=args.quiet, topk=(1, 5))
-    trainer = Trainer(model, optimizer, loader(train_set, True), loader(val_set, False), device=ctx.device,
-                      run=ctx.run, cfg=cfg, precision=ctx.precision, arch="digits_smallcnn", args=args,
-                      dist_info=ctx.dist)
+    trainer = Trainer(model, optimizer, loader(train_set, True), loader(val_set, False), ctx=ctx, cfg=cfg,
+                      arch="digits_smallcnn", args=args)
     if args.resume:
         trainer.resume(args.resume)
     history = trainer.fit()
@@ -83,10 +86,7 @@ def main(argv=None) -> dict:
         plot_training_curves(history, ctx.run.figure_path("training_curves"), title="SmallCNN on sklearn digits",
                              caption=f"Loss, top-1/top-5 and LR per epoch; data: {LABEL}.")
         print(f"test top-1 {test['acc1']:.2f}%  (data: {LABEL})  run: {ctx.run.path}")
-    ctx.run.close()
-    cleanup_distributed()
     return metrics
-
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,7 @@ import time
 import torch
 import torch.nn as nn
 
-from common.attacks import eval_mode
+from common.modules import eval_mode
 from common.engine import move_to
 from common.io import atomic_write_text
 from common.meters import topk_correct

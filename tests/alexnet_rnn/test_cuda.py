@@ -7,7 +7,7 @@ import torch
 from alexnet_rnn.adversarial import targeted_l1_attack
 from alexnet_rnn.lm_data import BPTTWindows, load_corpus
 from alexnet_rnn.rnn_lm import RNNLM, TBPTTStep, perplexities, sample
-from common.device import choose_precision
+from common.cli import RunContext
 from common.engine import EngineConfig, Trainer
 
 
@@ -18,7 +18,7 @@ def test_language_model_trains_on_cuda_with_amp():
     corpus = load_corpus(None, "char", 200, max_chars=6000)
     model = RNNLM(len(corpus.vocab), embed_size=16, hidden_size=48)
     trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=0.01), BPTTWindows(corpus.train, 8, 30),
-                      BPTTWindows(corpus.valid, 4, 30), device=device, precision=choose_precision(device, amp=True),
+                      BPTTWindows(corpus.valid, 4, 30), ctx=RunContext.local(device, amp=True),
                       step_fn=TBPTTStep(), eval_step_fn=TBPTTStep(), epoch_metrics_fn=perplexities,
                       cfg=EngineConfig(epochs=2, clip_grad=0.5, quiet=True, monitor="loss", monitor_mode="min",
                                        constant_lr=True))

@@ -23,7 +23,7 @@ def test_short_training_beats_unigram_baseline(tiny_corpus):
     model = RNNLM(len(corpus.vocab), embed_size=16, hidden_size=48, cell="lstm")
     trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=0.01),
                       BPTTWindows(corpus.train, 8, 30), BPTTWindows(corpus.valid, 4, 30),
-                      device=torch.device("cpu"), step_fn=TBPTTStep(), eval_step_fn=TBPTTStep(),
+                      step_fn=TBPTTStep(), eval_step_fn=TBPTTStep(),
                       epoch_metrics_fn=perplexities,
                       cfg=EngineConfig(epochs=3, clip_grad=0.5, quiet=True, monitor="loss",
                                        monitor_mode="min", constant_lr=True))

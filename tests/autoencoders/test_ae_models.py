@@ -31,7 +31,7 @@ def _toy_loader(n=48, batch=16, channels=1, size=28):
 
 def _train(model):
     params = [p for p in model.parameters() if p.requires_grad]
-    trainer = Trainer(model, torch.optim.SGD(params, lr=0.5), _toy_loader(), None, device=torch.device("cpu"),
+    trainer = Trainer(model, torch.optim.SGD(params, lr=0.5), _toy_loader(), None,
                       cfg=EngineConfig(epochs=2, quiet=True, topk=(1,)))
     trainer.fit()
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch.utils.data import Subset
 
+from common.cli import RunContext
 from common.data import make_loader
 from common.embedded.digits import DigitsMNIST
 from common.engine import EngineConfig, StepResult, StopRequested, Trainer, classification_step
@@ -31,7 +32,7 @@ def make_trainer(run_path, epochs=3, step_fn=noisy_step, lr=0.05, seed=0):
     cfg = EngineConfig(epochs=epochs, warmup_epochs=1, clip_grad=1.0, print_freq=5, quiet=True)
     run = RunDir(run_path, resuming=True)
     return Trainer(model, opt, make_loader(train, 32, train=True, seed=seed), make_loader(val, 50, train=False),
-                   device=DEVICE, run=run, cfg=cfg, step_fn=step_fn, eval_step_fn=classification_step,
+                   ctx=RunContext.local(DEVICE, run), cfg=cfg, step_fn=step_fn, eval_step_fn=classification_step,
                    arch="smallcnn")
 
 
@@ -97,7 +98,7 @@ def test_nonfinite_loss_stops_and_keeps_best(tmp_path):
         return StepResult(out.loss * float("nan"), out.logits, out.targets)
 
     trainer.step_fn = nan_step
-    with pytest.raises(UserError, match="non-finite loss"):
+    with pytest.raises(UserError, match="non-finite training loss"):
         trainer.fit()
     assert best.read_bytes() == before
     assert torch.load(tmp_path / "run" / "models" / "checkpoint.pth.tar", weights_only=True)["epoch"] == 1

@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ def test_sigterm_leaves_loadable_checkpoint_and_printed_resume_command_works(tmp
     assert ckpt["epoch"] >= 1 and ckpt["arch"] == "digits_smallcnn"
     resume_line = err.strip().splitlines()[-1].strip()
     assert re.search(r"--resume \S+checkpoint\.pth\.tar$", resume_line), err[-1000:]
-    resumed = subprocess.run(resume_line.split() + ["--quiet"], env=ENV, capture_output=True, text=True,
+    resumed = subprocess.run(shlex.split(resume_line) + ["--quiet"], env=ENV, capture_output=True, text=True,
                              timeout=240)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     metrics = json.loads((logdir / "metrics.json").read_text())

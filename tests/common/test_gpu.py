@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from common.checkpoint import load_checkpoint
-from common.device import choose_precision
+from common.cli import RunContext
 from common.embedded.digits import DigitsMNIST
 from common.data import make_loader
 from common.engine import EngineConfig, Trainer
@@ -21,8 +21,8 @@ def test_cuda_training_with_amp_and_channels_last(tmp_path, amp):
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     cfg = EngineConfig(epochs=2, warmup_epochs=0.5, clip_grad=1.0, quiet=True, channels_last=True)
     trainer = Trainer(model, opt, make_loader(DigitsMNIST("train"), 64, train=True, device=device),
-                      make_loader(DigitsMNIST("val"), 256, train=False, device=device), device=device,
-                      run=RunDir(tmp_path / "r"), cfg=cfg, precision=choose_precision(device, amp), arch="cnn")
+                      make_loader(DigitsMNIST("val"), 256, train=False, device=device),
+                      ctx=RunContext.local(device, RunDir(tmp_path / "r"), amp), cfg=cfg, arch="cnn")
     history = trainer.fit()
     assert history[-1]["val_acc1"] > 60
     assert next(trainer.module.parameters()).is_cuda
