@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common.cli import add_engine_args, setup_run
+from common.cli import add_engine_args, positive_float, positive_int, run_context
 from common.errors import UserError, cli_main
 from common.plotting import markdown_table, plot_table
 
@@ -140,9 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--alpha", default="auto",
                         help="weight of the L1 norm of r: a number, or auto = --alpha-scale x the image's mean "
                              "|dCE/dx| at r=0 (adapts to the model's gradient scale)")
-    parser.add_argument("--alpha-scale", type=float, default=1.0, help="multiplier for --alpha auto")
-    parser.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (pixel units)")
-    parser.add_argument("--max-steps", type=int, default=300, help="give up on an example after this many steps")
+    parser.add_argument("--alpha-scale", type=positive_float, default=1.0, help="multiplier for --alpha auto")
+    parser.add_argument("--lr", type=positive_float, default=0.01, help="Adam learning rate (pixel units)")
+    parser.add_argument("--max-steps", type=positive_int, default=300,
+                        help="give up on an example after this many steps")
     parser.add_argument("--weights", default="imagenet", help="imagenet, random or a state_dict path (as predict.py)")
     add_engine_args(parser, training=False)
     return parser
@@ -177,7 +178,13 @@ def main(argv=None) -> dict:
     named, data = named_images(args.images, default=("grace_hopper", "china"))
     images = torch.stack([load_image(p) for p in named.values()])  # (M, 3, 224, 224)
     resolved = resolve_weights(args.weights)
-    ctx = setup_run(args, "alexnet_rnn")
+    if args.alpha != "auto":
+        _number(args.alpha)  # a bad --alpha fails before any output
+    with run_context(args, "alexnet_rnn") as ctx:
+        return _attack(args, ctx, named, data, images, resolved)
+
+
+def _attack(args, ctx, named: dict, data: str, images: torch.Tensor, resolved) -> dict:
     clf = load_classifier(args.weights, ctx.device, resolved)
     wanted = resolve_targets(args.targets, clf.categories)
     fallback = resolve_targets(list(FALLBACK_TARGETS), clf.categories)
@@ -217,7 +224,6 @@ def _report(args, ctx, clf, named, data, pairs, x, result, probs_clean, probs_ad
                title=f"Targeted L1 attack (alpha {args.alpha}, Adam lr {args.lr:g})\n[{clf.weights_label}]",
                caption=f"Steps until the target was predicted; L1/L-inf/PSNR in [0,1] pixel units; data: {data}.")
     ctx.run.write_metrics(metrics)
-    ctx.run.close()
     return metrics
 
 

@@ -102,8 +102,12 @@ def load_corpus(data_dir: str | None, level: str, vocab_size: int, *, valid_frac
         hint = "PTB files, e.g. ptb.train.txt renamed to train.txt"
         for name in ("train.txt", "valid.txt"):
             require_file(root / name, f"{name} in --data", hint)
-        train_text = (root / "train.txt").read_text(encoding="utf-8")
-        valid_text = (root / "valid.txt").read_text(encoding="utf-8")
+        try:
+            train_text = (root / "train.txt").read_text(encoding="utf-8")
+            valid_text = (root / "valid.txt").read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise UserError(f"--data {root}: train.txt/valid.txt are not UTF-8 text ({err.reason} at byte "
+                            f"{err.start}); pass {hint}") from None
         label, pretok = f"PTB-format text from {root}", True
     else:
         text = english_text()[: max_chars or None]

@@ -16,8 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common.cli import add_engine_args, setup_run
-from common.errors import UserError, cli_main
+from common.cli import add_engine_args, positive_int, run_context
+from common.errors import cli_main
 
 
 class PositionFFNLinear(nn.Module):
@@ -71,10 +71,10 @@ def compare(batch: int, length: int, dim: int, hidden: int, *, device: torch.dev
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--batch", type=int, default=8, help="B: sequences in the batch")
-    parser.add_argument("--length", type=int, default=30, help="T: positions per sequence")
-    parser.add_argument("--dim", type=int, default=128, help="D: model width")
-    parser.add_argument("--hidden", type=int, default=512, help="width of H(x) (rows of W1)")
+    parser.add_argument("--batch", type=positive_int, default=8, help="B: sequences in the batch")
+    parser.add_argument("--length", type=positive_int, default=30, help="T: positions per sequence")
+    parser.add_argument("--dim", type=positive_int, default=128, help="D: model width")
+    parser.add_argument("--hidden", type=positive_int, default=512, help="width of H(x) (rows of W1)")
     add_engine_args(parser, training=False)
     return parser
 
@@ -82,9 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
-    if min(args.batch, args.length, args.dim, args.hidden) < 1:
-        raise UserError("--batch, --length, --dim and --hidden must all be positive")
-    ctx = setup_run(args, "alexnet_rnn")
+    with run_context(args, "alexnet_rnn") as ctx:
+        return _run(args, ctx)
+
+
+def _run(args, ctx) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     result = compare(args.batch, args.length, args.dim, args.hidden, device=ctx.device, generator=gen)
     print(f"Z: ({args.batch}, {args.length}, {args.dim}) -> H: ({args.batch}, {args.length}, {args.hidden}); "
@@ -93,7 +95,6 @@ def main(argv=None) -> dict:
     metrics = {**{f"ffn_{k}": v for k, v in result.items()}, "ffn_equal": True,
                "data": "random Z ~ N(0, 1) (seeded); no dataset"}
     ctx.run.write_metrics(metrics)
-    ctx.run.close()
     return metrics
 
 

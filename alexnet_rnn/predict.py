@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from common.checkpoint import load_checkpoint, load_model_weights
-from common.cli import add_engine_args, setup_run
+from common.cli import add_engine_args, positive_int, run_context
 from common.embedded.samples import PHOTO_LABEL, sample_photo_paths
 from common.errors import UserError, cli_main, require_file
 from common.plotting import plot_image_grid
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", default="imagenet",
                         help="imagenet (torchvision AlexNet_Weights.IMAGENET1K_V1, cached in TORCH_HOME), "
                              "random (untrained; labelled on every output) or a path to an AlexNet state_dict")
-    parser.add_argument("--topk", type=int, default=5, help="how many classes to print per image")
+    parser.add_argument("--topk", type=positive_int, default=5, help="how many classes to print per image")
     add_engine_args(parser, training=False)
     return parser
 
@@ -170,12 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
-    if args.topk < 1:
-        raise UserError("--topk must be at least 1")
     named, data = named_images(args.images)
     images = torch.stack([load_image(p) for p in named.values()])  # (N, 3, 224, 224); fail before any output
     resolved = resolve_weights(args.weights)
-    ctx = setup_run(args, "alexnet_rnn")
+    with run_context(args, "alexnet_rnn") as ctx:
+        return _run(args, ctx, named, data, images, resolved)
+
+
+def _run(args, ctx, named: dict, data: str, images: torch.Tensor, resolved) -> dict:
     clf = load_classifier(args.weights, ctx.device, resolved)
     probs = predict_probs(clf.model, images.to(ctx.device)).cpu()
     metrics = {"data": data, "weights": clf.weights_label, "pretrained": clf.pretrained}
@@ -192,7 +194,6 @@ def main(argv=None) -> dict:
                       ctx.run.figure_path("predictions"), weights_label=clf.weights_label,
                       title="AlexNet top-1 predictions", caption=f"Title: top-1 class (confidence); data: {data}.")
     ctx.run.write_metrics(metrics)
-    ctx.run.close()
     return metrics
 
 

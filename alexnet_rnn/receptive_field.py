@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from common.cli import add_engine_args, setup_run
+from common.cli import add_engine_args, run_context
 from common.errors import cli_main
 from common.plotting import markdown_table, plot_image_grid, plot_table
 
@@ -194,7 +194,11 @@ def _report(convention: str, check: bool) -> tuple[dict, list[dict], list]:
 @cli_main
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
-    ctx = setup_run(args, "alexnet_rnn")
+    with run_context(args, "alexnet_rnn") as ctx:
+        return _run(args, ctx)
+
+
+def _run(args, ctx) -> dict:
     conventions = CONVENTIONS if args.convention == "both" else (args.convention,)
     metrics = {"data": "layer arithmetic (original AlexNet, 227x227 input); no data"}
     for convention in conventions:
@@ -214,7 +218,6 @@ def main(argv=None) -> dict:
                             caption="White = input pixels with non-zero gradient (ones-kernel model, average pools); "
                                     "titles give the table's span.")
     ctx.run.write_metrics(metrics)
-    ctx.run.close()
     return metrics
 
 

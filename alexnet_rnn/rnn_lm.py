@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common.cli import add_engine_args, setup_run
+from common.cli import add_engine_args, nonnegative_float, nonnegative_int, positive_float, positive_int, run_context
 from common.engine import EngineConfig, StepResult, Trainer
 from common.errors import UserError, cli_main
 from common.io import atomic_write_text
@@ -122,24 +122,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with PTB train.txt and valid.txt; default: embedded English text (pydoc topics)")
     p.add_argument("--level", choices=["word", "char"], default="word", help="tokens are words or characters")
     p.add_argument("--model", choices=list(CELLS), default="lstm", help="recurrent cell")
-    p.add_argument("--embed-size", type=int, default=128, help="embedding width")
-    p.add_argument("--hidden-size", type=int, default=1024, help="recurrent state width")
-    p.add_argument("--num-layers", type=int, default=1, help="stacked recurrent layers")
-    p.add_argument("--vocab-size", type=int, default=10000, help="vocabulary cap, <unk> included")
-    p.add_argument("--epochs", type=int, default=5, help="training epochs")
-    p.add_argument("-b", "--batch-size", type=int, default=20, help="parallel text streams")
-    p.add_argument("--seq-length", type=int, default=30, help="BPTT window (tokens)")
-    p.add_argument("--lr", type=float, default=0.002, help="Adam learning rate (constant)")
-    p.add_argument("--clip-grad", type=float, default=0.5, help="max gradient norm (0 disables)")
-    p.add_argument("--max-chars", type=int, default=0, help="embedded text only: use its first N chars (0 = all)")
+    p.add_argument("--embed-size", type=positive_int, default=128, help="embedding width")
+    p.add_argument("--hidden-size", type=positive_int, default=1024, help="recurrent state width")
+    p.add_argument("--num-layers", type=positive_int, default=1, help="stacked recurrent layers")
+    p.add_argument("--vocab-size", type=positive_int, default=10000, help="vocabulary cap, <unk> included")
+    p.add_argument("--epochs", type=positive_int, default=5, help="training epochs")
+    p.add_argument("-b", "--batch-size", type=positive_int, default=20, help="parallel text streams")
+    p.add_argument("--seq-length", type=positive_int, default=30, help="BPTT window (tokens)")
+    p.add_argument("--lr", type=positive_float, default=0.002, help="Adam learning rate (constant)")
+    p.add_argument("--clip-grad", type=nonnegative_float, default=0.5, help="max gradient norm (0 disables)")
+    p.add_argument("--max-chars", type=nonnegative_int, default=0,
+                   help="embedded text only: use its first N chars (0 = all)")
     p.add_argument("--valid-fraction", type=float, default=0.1, help="embedded text only: held-out tail")
-    p.add_argument("--num-samples", type=int, default=100, help="tokens to generate per temperature")
-    p.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 0.7, 1.0],
+    p.add_argument("--num-samples", type=positive_int, default=100, help="tokens to generate per temperature")
+    p.add_argument("--temperatures", type=nonnegative_float, nargs="+", default=[0.0, 0.7, 1.0],
                    help="sampling temperatures (0 = greedy)")
     p.add_argument("--prompt", default="", help="text the samples continue (default: start of a line)")
     p.add_argument("--distance", nargs=2, metavar=("WORD1", "WORD2"),
                    help="print the Euclidean distance between two words' embeddings (e.g. army taxpayer on PTB)")
-    p.add_argument("-p", "--print-freq", type=int, default=50, help="steps between host syncs / logs")
+    p.add_argument("-p", "--print-freq", type=positive_int, default=50, help="steps between host syncs / logs")
     p.add_argument("--dry-run", action="store_true", help="tiny run: 1 epoch, small model, 20k chars")
     add_engine_args(p, resume=True)
     return p
@@ -164,9 +165,8 @@ def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, Trainer, float | None]:
                        monitor="loss", monitor_mode="min", constant_lr=True)
     arch = f"rnnlm_{args.model}_{args.level}_e{args.embed_size}_h{args.hidden_size}_l{args.num_layers}_v{vocab_size}"
     trainer = Trainer(model, optimizer, BPTTWindows(corpus.train, args.batch_size, args.seq_length),
-                      BPTTWindows(corpus.valid, min(args.batch_size, 10), args.seq_length), device=ctx.device,
-                      run=ctx.run, cfg=cfg, precision=ctx.precision, step_fn=TBPTTStep(),
-                      eval_step_fn=TBPTTStep(), arch=arch, args=args, dist_info=ctx.dist,
+                      BPTTWindows(corpus.valid, min(args.batch_size, 10), args.seq_length), ctx=ctx, cfg=cfg,
+                      step_fn=TBPTTStep(), eval_step_fn=TBPTTStep(), arch=arch, args=args,
                       epoch_metrics_fn=perplexities)
     if args.resume:
         trainer.resume(args.resume)
@@ -199,7 +199,11 @@ def main(argv=None) -> dict:
                          max_chars=args.max_chars or None)
     if args.distance:  # fail on an unknown word before spending time on training
         check_words(corpus.vocab, args.distance)
-    ctx = setup_run(args, "alexnet_rnn")
+    with run_context(args, "alexnet_rnn") as ctx:
+        return _run(args, ctx, corpus)
+
+
+def _run(args, ctx, corpus: Corpus) -> dict:
     corpus.vocab.save(ctx.run.models / "vocab.json")
     base = baselines(corpus.train, corpus.valid, len(corpus.vocab))
     model, trainer, initial = _train(args, ctx, corpus)
@@ -232,7 +236,6 @@ def _report(args, ctx, metrics: dict, samples: dict[str, str]) -> None:
     atomic_write_text(ctx.run.path / "samples.txt", text)
     metrics["samples"] = samples
     ctx.run.write_metrics(metrics)
-    ctx.run.close()
     print(f"validation perplexity {metrics['val_ppl']:.2f} vs unigram {metrics['unigram_ppl']:.2f}, "
           f"bigram {metrics['bigram_ppl']:.2f} (data: {metrics['data']})")
     for key, value in metrics.items():

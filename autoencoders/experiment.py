@@ -97,9 +97,8 @@ class Experiment:
                            print_freq=self.args.print_freq, quiet=self.args.quiet, topk=(1, 5), monitor=monitor,
                            monitor_mode=mode, channels_last=True)
         run = RunDir(run_dir / stage, writes=self.ctx.dist.is_main, resuming=bool(self.args.resume))
-        return Trainer(model, optimizer, train_loader, val_loader, device=self.ctx.device, run=run, cfg=cfg,
-                       precision=self.ctx.precision, step_fn=step_fn, arch=f"autoencoders.{stage}",
-                       args=self.ckpt_args(stage, **extra), dist_info=self.ctx.dist)
+        return Trainer(model, optimizer, train_loader, val_loader, ctx=self.ctx, run=run, cfg=cfg, step_fn=step_fn,
+                       arch=f"autoencoders.{stage}", args=self.ckpt_args(stage, **extra))
 
     def fit(self, trainer: Trainer, title: str, note: str = "") -> dict:
         """Train (resuming if asked), plot the curves into the stage directory, write its metrics.

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common.cli import add_engine_args, setup_run
-from common.distributed import cleanup_distributed
+from common.cli import add_engine_args, nonnegative_float, positive_float, positive_int, run_context
 from common.errors import UserError, cli_main
+from common.io import read_json
 
 from autoencoders.data import DATASETS, default_data_path, load_dataset
 from autoencoders.experiment import DEFAULTS, MODES, Experiment
@@ -28,9 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     starter = parser.add_argument_group("starter flags (kept from the course's main.py)")
     starter.add_argument("--data-path", default=default_data_path(),
                          help="torchvision dataset root (default: /datasets/cv_datasets/data if it exists, else data/)")
-    starter.add_argument("--batch-size", type=int, default=None,
+    starter.add_argument("--batch-size", type=positive_int, default=None,
                          help="batch size (default per dataset: " + _per_dataset("batch_size") + ")")
-    starter.add_argument("--latent-dim", type=int, default=128, help="latent code size (default: 128)")
+    starter.add_argument("--latent-dim", type=positive_int, default=128, help="latent code size (default: 128)")
     starter.add_argument("--mnist", action="store_true", help="use MNIST (default dataset: CIFAR-10)")
     starter.add_argument("--self-supervised", action="store_true",
                          help="1.2.1: train the autoencoder, then a classifier on its frozen encoder "
@@ -42,13 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="one or more of mnist, cifar10 (torchvision) or digits, toy-cifar (embedded, offline); "
                            "overrides --mnist; with --all the default is mnist cifar10")
     what.add_argument("--all", action="store_true", help="run all three modes on each dataset and write a comparison")
-    what.add_argument("--download", action="store_true", help="let torchvision download MNIST/CIFAR-10 into --data-path")
-    what.add_argument("--val-size", type=int, default=5000,
+    what.add_argument("--download", action="store_true",
+                      help="let torchvision download MNIST/CIFAR-10 into --data-path")
+    what.add_argument("--val-size", type=positive_int, default=5000,
                       help="images carved from the real training set for validation, fixed seed (default: 5000)")
     what.add_argument("--dry-run", action="store_true",
                       help="tiny run to check the setup: 256 train / 128 val / 128 test images, 1 epoch per stage "
                            "unless its --*-epochs flag is given")
-    what.add_argument("--toy-per-class", type=int, default=None,
+    what.add_argument("--toy-per-class", type=positive_int, default=None,
                       help="toy-cifar only: training images per class (default 300; val/test get 1/5 and 1/3 of it)")
     what.add_argument("--encoder", default="", metavar="CKPT",
                       help="skip pre-training: load this autoencoder (selfsup) or contrastive checkpoint "
@@ -65,23 +66,30 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
     for key, what in (("ae", "autoencoder (1.2.1)"), ("clf", "frozen-encoder classifier (1.2.1, 1.2.3)"),
                       ("joint", "joint encoder + classifier (1.2.2)"), ("contrastive", "SimCLR pre-training (1.2.3)")):
         flag = key.replace("_", "-")
-        group.add_argument(f"--{flag}-epochs", type=int, default=None, help=f"epochs of the {what}")
-    group.add_argument("--ae-lr", type=float, default=2e-3, help="AdamW peak LR, autoencoder (default: 2e-3)")
-    group.add_argument("--clf-lr", type=float, default=1e-3, help="AdamW peak LR, frozen-encoder classifier (1e-3)")
-    group.add_argument("--joint-lr", type=float, default=2e-3, help="AdamW peak LR, joint model (default: 2e-3)")
-    group.add_argument("--contrastive-lr", type=float, default=2e-3, help="AdamW peak LR, SimCLR (default: 2e-3)")
-    group.add_argument("--weight-decay", type=float, default=5e-4, help="AdamW weight decay (default: 5e-4)")
-    group.add_argument("--clip-grad", type=float, default=5.0, help="max gradient norm, 0 disables (default: 5)")
-    group.add_argument("--width", type=int, default=None,
+        group.add_argument(f"--{flag}-epochs", type=positive_int, default=None, help=f"epochs of the {what}")
+    group.add_argument("--ae-lr", type=positive_float, default=2e-3, help="AdamW peak LR, autoencoder (default: 2e-3)")
+    group.add_argument("--clf-lr", type=positive_float, default=1e-3,
+                       help="AdamW peak LR, frozen-encoder classifier (1e-3)")
+    group.add_argument("--joint-lr", type=positive_float, default=2e-3,
+                       help="AdamW peak LR, joint model (default: 2e-3)")
+    group.add_argument("--contrastive-lr", type=positive_float, default=2e-3,
+                       help="AdamW peak LR, SimCLR (default: 2e-3)")
+    group.add_argument("--weight-decay", type=nonnegative_float, default=5e-4,
+                       help="AdamW weight decay (default: 5e-4)")
+    group.add_argument("--clip-grad", type=nonnegative_float, default=5.0,
+                       help="max gradient norm, 0 disables (default: 5)")
+    group.add_argument("--width", type=positive_int, default=None,
                        help="channels of the first conv (second: 2x); default per dataset: " + _per_dataset("width"))
     group.add_argument("--ae-loss", choices=("l1", "mse", "smooth_l1"), default="l1",
                        help="reconstruction loss in normalised units (MAE is always reported in pixels)")
-    group.add_argument("--temperature", type=float, default=0.5, help="NT-Xent temperature (default: 0.5)")
-    group.add_argument("--jitter", type=float, default=0.5, help="colour-jitter strength of the views (0.5)")
-    group.add_argument("--tsne-points", type=int, default=2000, help="test samples per t-SNE plot (default: 2000)")
+    group.add_argument("--temperature", type=positive_float, default=0.5, help="NT-Xent temperature (default: 0.5)")
+    group.add_argument("--jitter", type=nonnegative_float, default=0.5,
+                       help="colour-jitter strength of the views (0.5)")
+    group.add_argument("--tsne-points", type=positive_int, default=2000,
+                       help="test samples per t-SNE plot (default: 2000)")
     group.add_argument("--curves", action=argparse.BooleanOptionalAction, default=True,
                        help="plot each stage's training curves (TensorBoard has them either way; default: on)")
-    group.add_argument("-p", "--print-freq", type=int, default=20, help="steps between host syncs / log lines")
+    group.add_argument("-p", "--print-freq", type=positive_int, default=20, help="steps between host syncs / log lines")
 
 
 def _per_dataset(key: str) -> str:
@@ -108,16 +116,15 @@ def resolve(args: argparse.Namespace) -> tuple[list[str], list[str]]:
             if getattr(args, f"{stage}_epochs") is None:
                 setattr(args, f"{stage}_epochs", 1)
         args.tsne_points = min(args.tsne_points, 100)
-    for name in ("latent_dim", "batch_size", "width", "tsne_points", "toy_per_class"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
     return list(dict.fromkeys(datasets)), modes
 
 
 def resume_root(args: argparse.Namespace) -> str | None:
     """The run root of ``--resume <root>/<dataset>_<mode>/<stage>/models/checkpoint.pth.tar``.
 
+    The root is the nearest folder above the checkpoint holding the ``config.json`` this
+    script writes (never a folder found by counting levels), so a checkpoint of another
+    layout is refused instead of training into whatever lies three levels up.
     Finished modes and stages of that run are reloaded, the interrupted stage continues at
     its exact step, and the rest is trained; ``--logdir`` may be omitted or must match.
     """
@@ -126,9 +133,12 @@ def resume_root(args: argparse.Namespace) -> str | None:
     ckpt = Path(args.resume)
     if not ckpt.is_file():
         raise UserError(f"--resume {ckpt}: no such checkpoint")
-    if ckpt.parent.name != "models" or len(ckpt.resolve().parents) < 4:
-        raise UserError(f"--resume {ckpt}: expected <run>/<dataset>_<mode>/<stage>/models/checkpoint.pth.tar")
-    root = ckpt.resolve().parents[3]
+    root = next((p for p in ckpt.resolve().parents if (p / "config.json").is_file()), None)
+    layout = ckpt.resolve().relative_to(root).parts if root else ()
+    foreign = root is not None and read_json(root / "config.json").get("assignment", "autoencoders") != "autoencoders"
+    if len(layout) != 4 or layout[2] != "models" or foreign:
+        raise UserError(f"--resume {ckpt}: not a stage checkpoint of an autoencoders run; expected "
+                        "<run>/<dataset>_<mode>/<stage>/models/checkpoint.pth.tar below the run's config.json")
     if args.logdir and Path(args.logdir).resolve() != root:
         raise UserError(f"--resume {ckpt} belongs to run {root}, not --logdir {args.logdir}")
     return str(root)
@@ -144,7 +154,11 @@ def main(argv=None) -> dict:
                            toy_per_class=args.toy_per_class) for name in datasets]
     if args.dry_run:
         loaded = [data.head(256, 128) for data in loaded]
-    ctx = setup_run(args, "autoencoders")
+    with run_context(args, "autoencoders", resume_run=args.logdir if args.resume else None) as ctx:
+        return run(args, ctx, loaded, modes)
+
+
+def run(args: argparse.Namespace, ctx, loaded: list, modes: list[str]) -> dict:
     results = []
     for data in loaded:
         experiment = Experiment(args, data, ctx, ctx.run.path)
@@ -162,8 +176,6 @@ def main(argv=None) -> dict:
         md, _ = write_summary(results, ctx.run.path, ctx.run.figures)
         if not args.quiet:
             print(md.read_text() + f"run: {ctx.run.path}", flush=True)
-    ctx.run.close()
-    cleanup_distributed()
     return flat
 
 

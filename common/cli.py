@@ -121,10 +121,12 @@ class RunContext:
             cleanup_distributed()
 
 
-def setup_run(args: argparse.Namespace, assignment: str, *, write: bool = True) -> RunContext:
+def setup_run(args: argparse.Namespace, assignment: str, *, write: bool = True,
+              resume_run: str | os.PathLike | None = None) -> RunContext:
     """Resolve the device, seed everything, join DDP if under torchrun, create the run dir.
 
     Prefer :func:`run_context`, which also tears the run down on every exit path.
+    ``resume_run``: see :meth:`RunDir.create`.
     """
     device = resolve_device(getattr(args, "device", "auto"))
     dist_info, device = init_distributed(device)
@@ -132,7 +134,7 @@ def setup_run(args: argparse.Namespace, assignment: str, *, write: bool = True) 
     precision = choose_precision(device, amp=getattr(args, "amp", False))
     try:
         run = RunDir.create(assignment, getattr(args, "logdir", None), resume=getattr(args, "resume", None) or None,
-                            writes=write and dist_info.is_main)
+                            resume_run=resume_run, writes=write and dist_info.is_main)
     except BaseException:
         cleanup_distributed()
         raise
@@ -145,9 +147,10 @@ def setup_run(args: argparse.Namespace, assignment: str, *, write: bool = True) 
 
 
 @contextlib.contextmanager
-def run_context(args: argparse.Namespace, assignment: str, *, write: bool = True) -> Iterator[RunContext]:
+def run_context(args: argparse.Namespace, assignment: str, *, write: bool = True,
+                resume_run: str | os.PathLike | None = None) -> Iterator[RunContext]:
     """``with run_context(args, "name") as ctx:``: :func:`setup_run`, then :meth:`RunContext.close` on any exit."""
-    ctx = setup_run(args, assignment, write=write)
+    ctx = setup_run(args, assignment, write=write, resume_run=resume_run)
     try:
         yield ctx
     finally:

@@ -224,16 +224,18 @@ class Trainer:
 
     def save(self, epoch: int, step: int, is_best: bool = False, meters: MetricSums | None = None) -> Path | None:
         """Checkpoint the state (after checking it is finite); returns the path written, if any."""
-        self._check_weights(epoch, step)
+        self._check_weights(epoch if step else epoch - 1, step)
         if self.run is None or not self.run.writes:
             return None
         self._last_good = save_checkpoint(self.state(epoch, step, meters), self.run.models, is_best=is_best)
         return self._last_good
 
     def _diverged(self, what: str, epoch: int, step: int) -> UserError:
+        """The error for a non-finite state at 0-based ``epoch`` after ``step`` steps (0: the epoch's end)."""
+        where = f"epoch {epoch + 1} step {step}" if step else f"the end of epoch {epoch + 1}"
         kept = (f"the last finite checkpoint is {self._last_good}" if self._last_good
                 else "no checkpoint was saved before it")
-        return UserError(f"{what} at epoch {epoch} step {step}: training diverged and this state was not saved "
+        return UserError(f"{what} at {where}: training diverged and this state was not saved "
                          f"({kept}); lower --lr, keep --clip-grad, or try --no-amp")
 
     def _check_weights(self, epoch: int, step: int) -> None:
@@ -403,13 +405,14 @@ class Trainer:
                 skip, self.start_step = self.start_step, 0
                 t0 = time.perf_counter()
                 train = self.train_one_epoch(epoch, stopper, skip)
+                self._check_weights(epoch, 0)  # before validation: name the cause, not its NaN val_loss
                 record = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in train.items()}}
                 if self.val_loader is not None:
                     record.update({f"val_{k}": v for k, v in self.evaluate(self.val_loader).items()})
                 record["epoch_seconds"] = time.perf_counter() - t0
                 bad = [k for k, v in record.items() if k.startswith("val_") and not math.isfinite(v)]
                 if bad:
-                    raise self._diverged(f"non-finite {', '.join(bad)}", epoch + 1, 0)
+                    raise self._diverged(f"non-finite {', '.join(bad)}", epoch, 0)
                 self._end_epoch(epoch, record)
                 if self._stop_requested(stopper):
                     self._graceful_stop(stopper, epoch + 1, 0, None)

@@ -107,14 +107,15 @@ class RunDir:
 
     @classmethod
     def create(cls, assignment: str, logdir: str | None = None, *, resume: str | None = None,
-               writes: bool = True) -> "RunDir":
+               resume_run: str | os.PathLike | None = None, writes: bool = True) -> "RunDir":
         """Where a run writes: ``--logdir`` if given, else the run being resumed, else a new folder.
 
         ``--resume`` continues in the checkpoint's own run directory.  With ``--logdir`` too,
         the checkpoint continues in that directory only if it is new (an explicit fork);
-        a directory holding another run is refused.
+        a directory holding another run is refused.  ``resume_run`` names the run being
+        continued when a script nests checkpoints deeper than ``<run>/models/``.
         """
-        own = run_of_checkpoint(resume) if resume else None
+        own = Path(resume_run).resolve() if resume_run else run_of_checkpoint(resume) if resume else None
         if logdir:
             same = own is not None and Path(logdir).resolve() == own
             if resume and not same and holds_run(Path(logdir)):

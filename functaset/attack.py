@@ -13,12 +13,13 @@ the 18 decoded examples, and metrics.json with ``clean_acc`` and ``acc_by_eps``.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
 import torch
 
-from common.cli import add_engine_args, setup_run
+from common.cli import add_engine_args, positive_float, positive_int, run_context
 from common.errors import UserError, cli_main
 from common.plotting import plot_accuracy_vs_epsilon, plot_confusion_matrix
 
@@ -38,20 +39,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--data-path", default=str(default_data_path()),
                    help="functaset folder with the .pkl files and modSiren.pth (default: %(default)s)")
     p.add_argument("--name", default=None, help="file prefix (default: fmnist, or the only *_train.pkl there)")
-    p.add_argument("-b", "--batch-size", type=int, default=8192,
+    p.add_argument("-b", "--batch-size", type=positive_int, default=8192,
                    help="rows (samples x bounds) per batched PGD pass (default: 8192)")
     p.add_argument("--epsilons", nargs="+", default=DEFAULT_EPSILONS,
                    help="L-inf bounds, written as they should appear in metrics.json (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=10, help="PGD steps per sample (default: 10)")
-    p.add_argument("--ratios", nargs="+", type=float, default=list(DEFAULT_RATIOS),
+    p.add_argument("--steps", type=positive_int, default=10, help="PGD steps per sample (default: 10)")
+    p.add_argument("--ratios", nargs="+", type=positive_float, default=list(DEFAULT_RATIOS),
                    help="step size / epsilon candidates for the grid search (default: %(default)s)")
-    p.add_argument("--select-samples", type=int, default=2000,
+    p.add_argument("--select-samples", type=positive_int, default=2000,
                    help="validation vectors used to choose the step sizes (default: 2000)")
     p.add_argument("--cm-epsilon", default=None, help="bound for the adversarial confusion matrix "
                                                       "(default: the one whose accuracy is nearest 50%% in 20-80%%)")
     p.add_argument("--compare", nargs="*", default=[], metavar="LABEL=PATH",
                    help="more classifiers (e.g. robust ones) attacked over the same sweep and plotted together")
-    p.add_argument("--limit", type=int, default=None, help="attack only the first N test vectors (quick runs)")
+    p.add_argument("--limit", type=positive_int, default=None, help="attack only the first N test vectors (quick runs)")
     add_engine_args(p, training=False)
     return p
 
@@ -62,8 +63,9 @@ def parse_bounds(texts: list[str]) -> list[tuple[str, float]]:
         bounds = sorted({(t, float(t)) for t in texts}, key=lambda kv: kv[1])
     except ValueError:
         raise UserError(f"--epsilons must be numbers, got {texts}") from None
-    if any(v <= 0 for _, v in bounds):
-        raise UserError("--epsilons must be positive")
+    bad = [t for t, v in bounds if not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise UserError(f"--epsilons/--cm-epsilon must be positive finite numbers, got {' '.join(bad)}")
     return bounds
 
 
@@ -142,8 +144,7 @@ def _adv_pred(res: dict, k: int) -> torch.Tensor:
     return predict(res["model"], res["x_adv"][k].to(res["device"])).cpu()
 
 
-def attack_model(path, data, bounds, args, device) -> dict:
-    model = load_classifier(path, device)
+def attack_model(model, data, bounds, args, device) -> dict:
     res = run_sweep(model, data, bounds, args, device)
     res.update(model=model, device=device, labels_x=(data["test"][0], data["test"][1]))
     return res
@@ -173,16 +174,23 @@ def main(argv=None) -> dict:
     name = args.name or detect_name(args.data_path)
     siren_path = Path(args.data_path) / SIREN_FILE
     check_inputs([args.model_path, *compare.values()], siren_path)
-    ctx = setup_run(args, "functaset")
+    with run_context(args, "functaset") as ctx:
+        return run(args, ctx, bounds, compare, name, siren_path)
+
+
+def run(args, ctx, bounds, compare: dict, name: str, siren_path: Path) -> dict:
     data = load_data(args, name)
     label, names = data_label(args.data_path, name), class_names(args.data_path)
-    res = attack_model(args.model_path, data, bounds, args, ctx.device)
-    compared = {tag: attack_model(path, data, bounds, args, ctx.device) for tag, path in compare.items()}
+    # Every file is read before the sweeps, so a bad one fails in seconds, not after the whole sweep.
+    inr = load_siren(siren_path, map_location=ctx.device)
+    model = load_classifier(args.model_path, ctx.device)
+    others = {tag: load_classifier(path, ctx.device) for tag, path in compare.items()}
+    res = attack_model(model, data, bounds, args, ctx.device)
+    compared = {tag: attack_model(other, data, bounds, args, ctx.device) for tag, other in others.items()}
     keys = [k for k, _ in bounds]
     acc = accuracy(res["correct"])
     cm_idx = keys.index(args.cm_epsilon) if args.cm_epsilon else pick_cm_index(acc)[0]
     in_band = 20.0 <= acc[cm_idx] <= 80.0
-    inr = load_siren(siren_path, map_location=ctx.device)
     figures(res, compared, bounds, cm_idx, in_band, inr, names, label, args, ctx)
     metrics = {"data": label, "model_path": args.model_path, "steps": args.steps, "n_test": len(data["test"][1]),
                "cm_epsilon": keys[cm_idx], "cm_accuracy": acc[cm_idx],
@@ -193,7 +201,6 @@ def main(argv=None) -> dict:
     if not args.quiet:
         print(f"clean {res['clean_acc']:.2f}%  " + "  ".join(f"{k}: {a:.2f}%" for k, a in res["acc_by_eps"].items())
               + f"\n(data: {label}); run: {ctx.run.path}")
-    ctx.run.close()
     return metrics
 
 

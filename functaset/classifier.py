@@ -17,8 +17,8 @@ import argparse
 import torch
 
 from common.checkpoint import load_checkpoint, load_model_weights
-from common.cli import add_engine_args, setup_run
-from common.distributed import cleanup_distributed
+from common.cli import (add_engine_args, nonnegative_float, nonnegative_int, open_fraction, positive_float,
+                        positive_int, run_context)
 from common.engine import EngineConfig, Trainer, classification_step
 from common.errors import cli_main
 from common.plotting import plot_confusion_matrix, plot_training_curves
@@ -35,41 +35,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--data-path", default=str(default_data_path()),
                    help="folder with <name>_{train,val,test}.pkl (default: %(default)s)")
     p.add_argument("--name", default=None, help="file prefix (default: fmnist, or the only *_train.pkl there)")
-    p.add_argument("-b", "--batch-size", type=int, default=256, help="global batch size (default: 256)")
-    p.add_argument("--epochs", type=int, default=60, help="training epochs (default: 60)")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak AdamW learning rate (default: 1e-3)")
-    p.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay (default: 0.05)")
-    p.add_argument("--warmup", type=float, default=2.0, help="linear warmup epochs before cosine (default: 2)")
-    p.add_argument("--clip-grad", type=float, default=1.0, help="max gradient norm, 0 disables (default: 1)")
-    p.add_argument("--hidden", type=int, default=1024, help="MLP width (default: 1024)")
-    p.add_argument("--depth", type=int, default=3, help="hidden blocks (default: 3)")
-    p.add_argument("--dropout", type=float, default=0.2, help="dropout after each block (default: 0.2)")
-    p.add_argument("--input-dropout", type=float, default=0.1, help="dropout on the input vector (default: 0.1)")
-    p.add_argument("--noise", type=float, default=0.1,
+    p.add_argument("-b", "--batch-size", type=positive_int, default=256, help="global batch size (default: 256)")
+    p.add_argument("--epochs", type=positive_int, default=60, help="training epochs (default: 60)")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="peak AdamW learning rate (default: 1e-3)")
+    p.add_argument("--weight-decay", type=nonnegative_float, default=0.05, help="AdamW weight decay (default: 0.05)")
+    p.add_argument("--warmup", type=nonnegative_float, default=2.0,
+                   help="linear warmup epochs before cosine (default: 2)")
+    p.add_argument("--clip-grad", type=nonnegative_float, default=1.0,
+                   help="max gradient norm, 0 disables (default: 1)")
+    p.add_argument("--hidden", type=positive_int, default=1024, help="MLP width (default: 1024)")
+    p.add_argument("--depth", type=nonnegative_int, default=3, help="hidden blocks (default: 3)")
+    p.add_argument("--dropout", type=open_fraction, default=0.2, help="dropout after each block (default: 0.2)")
+    p.add_argument("--input-dropout", type=open_fraction, default=0.1,
+                   help="dropout on the input vector (default: 0.1)")
+    p.add_argument("--noise", type=nonnegative_float, default=0.1,
                    help="training noise in standard deviations of each dimension (default: 0.1)")
-    p.add_argument("--label-smoothing", type=float, default=0.1, help="(default: 0.1)")
-    p.add_argument("-j", "--workers", type=int, default=0, help="DataLoader workers (default: 0)")
+    p.add_argument("--label-smoothing", type=open_fraction, default=0.1, help="(default: 0.1)")
+    p.add_argument("-j", "--workers", type=nonnegative_int, default=0, help="DataLoader workers (default: 0)")
     p.add_argument("--dry-run", action="store_true", help="tiny run: 1 epoch")
     rob = p.add_argument_group("robust training (the bonus)")
     rob.add_argument("--adv-train", choices=["none", "pgd", "trades"], default="none",
                      help="none, Madry PGD adversarial training, or TRADES (default: none)")
-    rob.add_argument("--train-eps", type=float, default=1e-4, help="training L-inf bound (default: 1e-4)")
-    rob.add_argument("--train-steps", type=int, default=10, help="PGD steps while training (default: 10)")
-    rob.add_argument("--alpha-ratio", type=float, default=0.25, help="PGD step size / epsilon (default: 0.25)")
-    rob.add_argument("--trades-beta", type=float, default=6.0, help="TRADES KL weight (default: 6)")
-    rob.add_argument("--eps-warmup", type=float, default=5.0, help="epochs to ramp epsilon up from 0 (default: 5)")
+    rob.add_argument("--train-eps", type=positive_float, default=1e-4, help="training L-inf bound (default: 1e-4)")
+    rob.add_argument("--train-steps", type=positive_int, default=10, help="PGD steps while training (default: 10)")
+    rob.add_argument("--alpha-ratio", type=positive_float, default=0.25, help="PGD step size / epsilon (default: 0.25)")
+    rob.add_argument("--trades-beta", type=nonnegative_float, default=6.0, help="TRADES KL weight (default: 6)")
+    rob.add_argument("--eps-warmup", type=nonnegative_float, default=5.0,
+                     help="epochs to ramp epsilon up from 0 (default: 5)")
     rob.add_argument("--init-from", default=None, metavar="PATH",
                      help="warm start from a classifier checkpoint (e.g. a standard model_best.pth.tar)")
     add_engine_args(p, resume=True)
     return p
 
 
-def step_functions(args, trainer_ref: list):
-    """(train step, eval step, monitored metric) for the chosen objective."""
+def step_functions(args, clock):
+    """(train step, eval step, monitored metric) for the chosen objective; ``clock()`` is the
+    training progress in epochs (:attr:`Trainer.epochs_done`), which ramps the epsilon."""
     if args.adv_train == "none":
         # Evaluate without the training noise (the engine would otherwise reuse the train step).
         return standard_step(args.noise, args.label_smoothing), classification_step, "acc1"
-    eps_at = ramp(trainer_ref, args.train_eps, args.eps_warmup)
+    eps_at = ramp(clock, args.train_eps, args.eps_warmup)
     train = adversarial_step(args.adv_train, eps_at, args.train_steps, args.alpha_ratio, args.trades_beta,
                              args.label_smoothing)
     return train, robust_eval_step(args.train_eps, 10, args.alpha_ratio), "acc_robust"
@@ -96,7 +101,6 @@ def build_model(args, train_vectors: torch.Tensor, num_classes: int, device) -> 
     if args.init_from:
         load_model_weights(model, load_checkpoint(args.init_from, map_location="cpu", expected_arch=ARCH),
                            args.init_from)
-    args.model_config = model.hparams  # saved in every checkpoint, so attack.py rebuilds the model
     return model
 
 
@@ -123,7 +127,11 @@ def main(argv=None) -> dict:
         args.epochs = 1
     name = args.name or detect_name(args.data_path)
     modul_dim = (read_info(args.data_path).get("config") or {}).get("modul_features", 512)
-    ctx = setup_run(args, "functaset")
+    with run_context(args, "functaset") as ctx:
+        return run(args, ctx, name, modul_dim)
+
+
+def run(args, ctx, name: str, modul_dim: int) -> dict:
     load = lambda mode: get_fmnist_functa(args.data_path, args.batch_size, mode, name=name,  # noqa: E731
                                           num_workers=args.workers, seed=args.seed, dist_info=ctx.dist,
                                           device=ctx.device, modul_dim=modul_dim)
@@ -132,15 +140,13 @@ def main(argv=None) -> dict:
     names = class_names(args.data_path)
     label = data_label(args.data_path, name)
     model = build_model(args, train_vectors, len(names), ctx.device)
-    trainer_ref: list = []
-    train_step, eval_step, monitor = step_functions(args, trainer_ref)
+    train_step, eval_step, monitor = step_functions(args, lambda: trainer.epochs_done)  # called during fit
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     cfg = EngineConfig(epochs=args.epochs, warmup_epochs=args.warmup, clip_grad=args.clip_grad, quiet=args.quiet,
                        topk=(1,), monitor=monitor, print_freq=20)
-    trainer = Trainer(model, optimizer, loaders["train"], loaders["val"], device=ctx.device, run=ctx.run, cfg=cfg,
-                      precision=ctx.precision, step_fn=train_step, eval_step_fn=eval_step, arch=ARCH, args=args,
-                      dist_info=ctx.dist)
-    trainer_ref.append(trainer)
+    trainer = Trainer(model, optimizer, loaders["train"], loaders["val"], ctx=ctx, cfg=cfg, step_fn=train_step,
+                      eval_step_fn=eval_step, arch=ARCH, args=args,
+                      model_config=model.hparams)  # attack.py rebuilds the model from it
     if args.resume:
         trainer.resume(args.resume)
     history = trainer.fit()
@@ -154,8 +160,6 @@ def main(argv=None) -> dict:
         if not args.quiet:
             print(f"test accuracy {metrics['test_acc']:.2f}% (val {metrics['val_acc']:.2f}%; data: {label}); "
                   f"model: {metrics['model_path']}")
-    ctx.run.close()
-    cleanup_distributed()
     return metrics
 
 

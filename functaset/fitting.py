@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from common.engine import StepResult
+from common.modules import unwrap
 from common.progress import progress
 
 
@@ -71,7 +72,8 @@ def make_meta_step(inner_steps: int, inner_lr: float, second_order: bool = False
 
     def step(model, batch) -> StepResult:
         images = batch[0]  # (B, H, W) in [0, 1]
-        phi = fit_modulations(model, images, inner_steps, inner_lr, create_graph=second_order)
+        # Inner steps on the bare model: under DDP only the outer loss goes through the wrapper.
+        phi = fit_modulations(unwrap(model), images, inner_steps, inner_lr, create_graph=second_order)
         per_image = per_image_mse(model, phi, images)  # (B,)
         return StepResult(per_image.mean(), batch_size=images.shape[0],
                           sums={"psnr": psnr(per_image.detach()).sum()})

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from common.checkpoint import atomic_torch_save, load_checkpoint, load_model_weights
-from common.cli import add_engine_args, setup_run
+from common.cli import add_engine_args, nonnegative_float, nonnegative_int, positive_float, positive_int, run_context
 from common.data import make_loader
 from common.engine import EngineConfig, Trainer
 from common.errors import UserError, cli_main
@@ -57,21 +57,25 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "(default: fmnist for --source fmnist, else the source name)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="demo", help="sizes and schedules (default: demo)")
     sizes = p.add_argument_group("overrides of the preset (default: the preset's value)")
-    for flag, typ, text in [("hidden", int, "SIREN width"), ("depth", int, "SIREN layers"),
-                            ("modul-dim", int, "modulation vector length"), ("w0", float, "SIREN frequency"),
-                            ("meta-epochs", int, "stage 1 epochs over the train split (0: skip meta-learning)"),
-                            ("meta-batch", int, "stage 1 images per outer step"), ("meta-lr", float, "outer Adam LR"),
-                            ("inner-steps", int, "stage 1 inner SGD steps"), ("inner-lr", float, "inner SGD LR"),
-                            ("fit-steps", int, "stage 2 steps per image"), ("fit-lr", float, "stage 2 SGD LR"),
-                            ("fit-batch", int, "stage 2 images fitted at once"),
-                            ("train-size", int, "training images taken from the source's train set"),
-                            ("val-size", int, "validation images taken from the source's train set"),
-                            ("limit", int, "use only the first N images of every split (quick runs)")]:
+    pos_int, pos_float = positive_int, positive_float
+    for flag, typ, text in [("hidden", pos_int, "SIREN width"), ("depth", pos_int, "SIREN layers"),
+                            ("modul-dim", pos_int, "modulation vector length"), ("w0", pos_float, "SIREN frequency"),
+                            ("meta-epochs", nonnegative_int,
+                             "stage 1 epochs over the train split (0: skip meta-learning)"),
+                            ("meta-batch", pos_int, "stage 1 images per outer step"),
+                            ("meta-lr", pos_float, "outer Adam LR"),
+                            ("inner-steps", pos_int, "stage 1 inner SGD steps"),
+                            ("inner-lr", pos_float, "inner SGD LR"),
+                            ("fit-steps", pos_int, "stage 2 steps per image"), ("fit-lr", pos_float, "stage 2 SGD LR"),
+                            ("fit-batch", pos_int, "stage 2 images fitted at once"),
+                            ("train-size", pos_int, "training images taken from the source's train set"),
+                            ("val-size", pos_int, "validation images taken from the source's train set"),
+                            ("limit", pos_int, "use only the first N images of every split (quick runs)")]:
         sizes.add_argument(f"--{flag}", type=typ, default=None, help=text)
     p.add_argument("--second-order", action="store_true", help="differentiate through the inner steps")
     p.add_argument("--fit-optimizer", choices=["sgd", "lbfgs"], default="sgd",
                    help="stage 2 optimiser: SGD from zero (the reference) or L-BFGS (default: sgd)")
-    p.add_argument("--clip-grad", type=float, default=1.0, help="stage 1 gradient-norm clip (default: 1)")
+    p.add_argument("--clip-grad", type=nonnegative_float, default=1.0, help="stage 1 gradient-norm clip (default: 1)")
     p.add_argument("--siren", default=None, help="skip stage 1: use this modSiren.pth (e.g. the course one)")
     add_engine_args(p, training=False, resume=True)
     return p
@@ -99,11 +103,11 @@ def check_out_dir(out: Path, name: str) -> None:
 def meta_learn(inr: ModulatedSIREN, images: torch.Tensor, s: dict, args, ctx) -> Trainer:
     """Stage 1 on the common engine: outer Adam over the SIREN, inner SGD over modulations."""
     loader = make_loader(TensorDataset(to_unit_float(images)), s["meta_batch"], train=True, seed=args.seed,
-                         device=ctx.device, drop_last=True)
+                         dist_info=ctx.dist, device=ctx.device, drop_last=True)
     opt = torch.optim.Adam(inr.parameters(), lr=s["meta_lr"])
     cfg = EngineConfig(epochs=s["meta_epochs"], clip_grad=args.clip_grad, quiet=args.quiet, topk=(1,),
                        monitor="psnr", monitor_mode="max", constant_lr=True, print_freq=10)
-    trainer = Trainer(inr, opt, loader, None, device=ctx.device, run=ctx.run, cfg=cfg, precision=ctx.precision,
+    trainer = Trainer(inr, opt, loader, None, ctx=ctx, cfg=cfg,
                       step_fn=make_meta_step(s["inner_steps"], s["inner_lr"], s["second_order"]),
                       arch=f"modsiren_{s['hidden']}x{s['depth']}_m{s['modul_dim']}", args=args)
     if args.resume:
@@ -177,17 +181,22 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     name = args.name or args.source
     check_out_dir(out, name)
-    ctx = setup_run(args, "functaset")
+    with run_context(args, "functaset") as ctx:
+        return build(args, ctx, s, out, name)
+
+
+def build(args, ctx, s: dict, out: Path, name: str) -> dict:
     data = load_source(args.source, args.source_path, download=args.download, train_size=s["train_size"],
                        val_size=s["val_size"], seed=args.seed)
     train_images, _ = limit(data["train"], s["limit"])
     inr, history = shared_siren(s, args, ctx, train_images)
+    if not ctx.dist.is_main:  # stage 2 fits images independently: rank 0 does it and writes the files
+        return {}
     out.mkdir(parents=True, exist_ok=True)
     stats = fit_splits(inr, data, s, args, ctx, out, name)
     metrics = save_outputs(inr, history, stats, data, s, args, ctx, out, name)
     if not args.quiet:
         print(f"functaset written to {out} (data: {data['data']}); run: {ctx.run.path}")
-    ctx.run.close()
     return metrics
 
 

@@ -45,7 +45,7 @@ class FunctaMLP(nn.Module):
 def load_classifier(path, device="cpu") -> FunctaMLP:
     """Rebuild a classifier saved by classifier.py (its sizes are stored in the checkpoint's args)."""
     ckpt = load_checkpoint(path, map_location=device, expected_arch=ARCH)
-    hparams = (ckpt.get("args") or {}).get("model_config") or {}
+    hparams = ckpt.get("model_config") or (ckpt.get("args") or {}).get("model_config") or {}  # older: in args
     model = FunctaMLP(**hparams)
     load_model_weights(model, ckpt, path)
     return model.to(device).eval()

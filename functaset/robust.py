@@ -83,17 +83,16 @@ def robust_eval_step(eps: float, steps: int, alpha_ratio: float):
     return step
 
 
-def ramp(trainer_ref: list, target: float, warmup_epochs: float) -> Callable[[], float]:
-    """Epsilon at the trainer's current optimizer step: linear from 0 to ``target`` over the warmup.
+def ramp(clock: Callable[[], float], target: float, warmup_epochs: float) -> Callable[[], float]:
+    """Epsilon now: linear from 0 to ``target`` over the first ``warmup_epochs`` of ``clock()``.
 
-    Reads the scheduler's step counter, which a resumed run restores, so resume is exact.
+    ``clock`` is the engine's :attr:`Trainer.epochs_done` (from the scheduler's step
+    counter, which a resumed run restores), so resume is exact.
     """
 
     def eps_at() -> float:
-        trainer = trainer_ref[0]
         if warmup_epochs <= 0:
             return target
-        done = trainer.scheduler.last_epoch / (warmup_epochs * trainer.steps_per_epoch)
-        return target * min(1.0, max(done, 1e-3))
+        return target * min(1.0, max(clock() / warmup_epochs, 1e-3))
 
     return eps_at

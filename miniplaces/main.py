@@ -21,9 +21,9 @@ import torch
 import torch.nn as nn
 
 from common.checkpoint import load_checkpoint, load_model_weights
-from common.cli import add_engine_args, setup_run
+from common.cli import (add_engine_args, fraction, nonnegative_float, nonnegative_int, positive_float, positive_int,
+                        run_context)
 from common.data import make_loader
-from common.distributed import cleanup_distributed
 from common.engine import EngineConfig, Trainer, classification_step
 from common.errors import UserError, cli_main
 from common.plotting import plot_training_curves
@@ -40,17 +40,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data_folder", help="MiniPlaces root with train.txt, val.txt and images/")
-    p.add_argument("-j", "--workers", type=int, default=4, help="DataLoader worker processes (default: 4)")
-    p.add_argument("--epochs", type=int, default=90, help="training epochs (default: 90)")
-    p.add_argument("--warmup", type=float, default=5, help="linear LR warmup in epochs (default: 5)")
-    p.add_argument("--clip-grad", type=float, default=1.0, help="max gradient norm, 0 disables (default: 1.0)")
-    p.add_argument("--start-epoch", type=int, default=0,
+    p.add_argument("-j", "--workers", type=nonnegative_int, default=4, help="DataLoader worker processes (default: 4)")
+    p.add_argument("--epochs", type=positive_int, default=90, help="training epochs (default: 90)")
+    p.add_argument("--warmup", type=nonnegative_float, default=5, help="linear LR warmup in epochs (default: 5)")
+    p.add_argument("--clip-grad", type=nonnegative_float, default=1.0,
+                   help="max gradient norm, 0 disables (default: 1.0)")
+    p.add_argument("--start-epoch", type=nonnegative_int, default=0,
                    help="epoch to start at when NOT resuming (course flag; --resume restores the epoch itself)")
-    p.add_argument("-b", "--batch-size", type=int, default=256, help="global batch size (default: 256)")
-    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (default: 0.1; use 1e-3 with --use-vit)")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
-    p.add_argument("--wd", "--weight-decay", dest="wd", type=float, default=1e-4, help="weight decay (default: 1e-4)")
-    p.add_argument("-p", "--print-freq", type=int, default=10, help="steps between logged losses (default: 10)")
+    p.add_argument("-b", "--batch-size", type=positive_int, default=256, help="global batch size (default: 256)")
+    p.add_argument("--lr", type=positive_float, default=0.1,
+                   help="peak learning rate (default: 0.1; use 1e-3 with --use-vit)")
+    p.add_argument("--momentum", type=nonnegative_float, default=0.9, help="SGD momentum (default: 0.9)")
+    p.add_argument("--wd", "--weight-decay", dest="wd", type=nonnegative_float, default=1e-4,
+                   help="weight decay (default: 1e-4)")
+    p.add_argument("-p", "--print-freq", type=positive_int, default=10,
+                   help="steps between logged losses (default: 10)")
     p.add_argument("-e", "--evaluate", action="store_true",
                    help="evaluate the --resume checkpoint on val with horizontal-flip averaging; no training")
     p.add_argument("-a", "--attack", action="store_true",
@@ -62,28 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--use-vit", action="store_true", help="SimpleViT (trained with AdamW)")
     models.add_argument("--use-resnet18", action="store_true", help="fine-tune torchvision ResNet-18")
     models.add_argument("--use-own-cnn", action="store_true", help="our residual CNN with BatchNorm (own_cnn.py)")
-    models.add_argument("--own-cnn-width", type=int, default=64, help="base width of --use-own-cnn (default: 64)")
+    models.add_argument("--own-cnn-width", type=positive_int, default=64,
+                        help="base width of --use-own-cnn (default: 64)")
     models.add_argument("--pretrained-weights", default="imagenet", metavar="imagenet|PATH|none",
                         help="ResNet-18 start: torchvision ImageNet weights (cached in $TORCH_HOME), a local "
                              "state-dict file, or none = random init (offline tests only) (default: imagenet)")
-    models.add_argument("--vit-patch-size", type=int, default=16, help="SimpleViT patch size (default: 16)")
+    models.add_argument("--vit-patch-size", type=positive_int, default=16, help="SimpleViT patch size (default: 16)")
     attack = p.add_argument_group("attack (-a) and adversarial training")
-    attack.add_argument("--attack-steps", type=int, default=10, help="PGD steps (default: 10)")
-    attack.add_argument("--attack-step-size", type=float, default=0.01, help="PGD step, normalised units (0.01)")
-    attack.add_argument("--attack-epsilon", type=float, default=0.1, help="PGD L-inf bound, normalised units (0.1)")
+    attack.add_argument("--attack-steps", type=positive_int, default=10, help="PGD steps (default: 10)")
+    attack.add_argument("--attack-step-size", type=positive_float, default=0.01,
+                        help="PGD step, normalised units (0.01)")
+    attack.add_argument("--attack-epsilon", type=nonnegative_float, default=0.1,
+                        help="PGD L-inf bound, normalised units (0.1)")
     attack.add_argument("--attack-grid", action="store_true",
                         help="with -a: also sweep steps {1,5,10} x epsilon {0.03,0.1,0.3} into a table")
-    attack.add_argument("--attack-max-batches", type=int, default=None, help="limit -a to N validation batches")
-    attack.add_argument("--attack-grid-batches", type=int, default=None,
+    attack.add_argument("--attack-max-batches", type=positive_int, default=None,
+                        help="limit -a to N validation batches")
+    attack.add_argument("--attack-grid-batches", type=positive_int, default=None,
                         help="limit --attack-grid to N validation batches (it attacks each batch 9 times)")
     attack.add_argument("--adv-train", action="store_true",
                         help="SimpleNet only: train on a clean/PGD mix (bonus; use with a warm start via --init)")
-    attack.add_argument("--adv-fraction", type=float, default=0.5, help="share of each batch attacked (0.5)")
+    attack.add_argument("--adv-fraction", type=fraction, default=0.5, help="share of each batch attacked (0.5)")
     attack.add_argument("--init", default="", metavar="PATH",
                         help="start training from these weights (a checkpoint of the same architecture)")
     data = p.add_argument_group("data")
-    data.add_argument("--num-classes", type=int, default=100, help="number of classes (default: 100)")
-    data.add_argument("--image-size", type=int, default=128,
+    data.add_argument("--num-classes", type=positive_int, default=100, help="number of classes (default: 100)")
+    data.add_argument("--image-size", type=positive_int, default=128,
                       help="crop size (course: 128; smaller only for quick toy runs); resize = size * 144/128")
     add_engine_args(p, resume=True)
     return p
@@ -96,6 +104,11 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError("-v/--vis visualises an attack: use it together with -a/--attack")
     if args.adv_train and (args.use_vit or args.use_resnet18 or args.use_own_cnn):
         raise UserError("--adv-train is wired into SimpleNet (as the handout describes); drop the other model flag")
+    if args.use_vit and args.image_size % args.vit_patch_size:
+        raise UserError(f"--vit-patch-size {args.vit_patch_size} does not divide --image-size {args.image_size}; "
+                        "pick a patch size that divides it (e.g. 16 for 128, 8 for 32)")
+    if args.start_epoch >= args.epochs and not (args.resume or args.evaluate or args.attack):
+        raise UserError(f"--start-epoch {args.start_epoch} leaves nothing to train with --epochs {args.epochs}")
     if args.use_vit and args.lr > 0.01:
         warnings.warn(f"--use-vit with --lr {args.lr}: AdamW usually diverges above ~1e-3 (try --lr 1e-3 --wd 0.05)",
                       stacklevel=2)
@@ -126,20 +139,11 @@ def load_weights(model: nn.Module, path: str, arch: str, device: torch.device) -
     load_model_weights(model, load_checkpoint(path, map_location=device, expected_arch=arch), path)
 
 
-def skip_to_epoch(trainer: Trainer, epoch: int) -> None:
-    """--start-epoch without --resume: begin at ``epoch`` with the LR schedule where it would be."""
-    trainer.start_epoch = epoch
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()" is intended here
-        trainer.scheduler.last_epoch = epoch * trainer.steps_per_epoch - 1
-        trainer.scheduler.step()
-
-
 def train(trainer: Trainer, args, ctx, data: str) -> dict:
     if args.resume:
         trainer.resume(args.resume)
     elif args.start_epoch:
-        skip_to_epoch(trainer, args.start_epoch)
+        trainer.start_at(args.start_epoch)
     history = trainer.fit()
     metrics = trainer.final_metrics()
     if ctx.dist.is_main and history:
@@ -180,7 +184,11 @@ def main(argv=None) -> dict:
     if eval_only:  # evaluation writes a new run directory; the checkpoint's own run stays untouched
         run_args.resume = ""
     train_set, val_set = make_datasets(args)  # bad data fails before a run directory is created
-    ctx = setup_run(run_args, "miniplaces")
+    with run_context(run_args, "miniplaces") as ctx:
+        return run(args, ctx, train_set, val_set, eval_only)
+
+
+def run(args: argparse.Namespace, ctx, train_set, val_set, eval_only: bool) -> dict:
     data = data_label(args.data_folder)
     loader = lambda ds, is_train: make_loader(ds, args.batch_size, train=is_train, seed=args.seed,  # noqa: E731
                                               workers=args.workers, dist_info=ctx.dist, device=ctx.device)
@@ -194,9 +202,8 @@ def main(argv=None) -> dict:
     profile = ProfiledStep(classification_step, ctx.device)
     cfg = EngineConfig(epochs=args.epochs, warmup_epochs=args.warmup, clip_grad=args.clip_grad,
                        print_freq=args.print_freq, quiet=args.quiet, topk=(1, 5))
-    trainer = Trainer(model, make_optimizer(model, args), train_loader, val_loader, device=ctx.device, run=ctx.run,
-                      cfg=cfg, precision=ctx.precision, step_fn=profile, eval_step_fn=classification_step,
-                      arch=arch, args=args, dist_info=ctx.dist)
+    trainer = Trainer(model, make_optimizer(model, args), train_loader, val_loader, ctx=ctx, cfg=cfg, step_fn=profile,
+                      eval_step_fn=classification_step, arch=arch, args=args)
     metrics = {"data": data, "arch": arch, "params": sum(p.numel() for p in model.parameters())}
     if eval_only:
         load_weights(trainer.module, args.resume, arch, ctx.device)
@@ -216,8 +223,6 @@ def main(argv=None) -> dict:
     if ctx.dist.is_main:
         ctx.run.write_metrics(metrics)
         print(f"run directory: {ctx.run.path}")
-    ctx.run.close()
-    cleanup_distributed()
     return metrics
 
 

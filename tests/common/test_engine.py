@@ -55,7 +55,7 @@ def test_resume_after_epoch_matches_uninterrupted(tmp_path):
     assert len(resumed.history) == 3
 
 
-def self_kill_at(step_to_kill):
+def self_kill_at(step_to_kill, step_fn=noisy_step):
     """A step function that sends SIGTERM to this process during its k-th call."""
     calls = {"n": 0}
 
@@ -63,7 +63,7 @@ def self_kill_at(step_to_kill):
         calls["n"] += 1
         if calls["n"] == step_to_kill:
             os.kill(os.getpid(), signal.SIGTERM)
-        return noisy_step(model, batch)
+        return step_fn(model, batch)
 
     return step
 
@@ -131,3 +131,90 @@ def test_resuming_keeps_the_original_config(tmp_path):
     RunDir(tmp_path / "r", resuming=True).write_config({"lr": 0.1, "resume": "x"})
     assert (tmp_path / "r" / "config.json").read_text() == original
     assert len(list((tmp_path / "r").glob("config_resume_*.json"))) == 1
+
+
+class NanGrad(torch.autograd.Function):
+    """Contributes 0 to the loss but a NaN gradient: the loss stays finite, the weights do not."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.shape = x.shape
+        return x.sum() * 0
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.full(ctx.shape, float("nan"))
+
+
+def nan_grad_at(call):
+    calls = {"n": 0}
+
+    def step(model, batch):
+        calls["n"] += 1
+        out = classification_step(model, batch)
+        if calls["n"] == call:
+            out.loss = out.loss + NanGrad.apply(next(model.parameters()))
+        return out
+
+    return step
+
+
+def test_nan_weights_from_the_last_step_of_an_epoch_are_never_saved(tmp_path):
+    trainer = make_trainer(tmp_path / "run", epochs=3, step_fn=nan_grad_at(20))  # epoch 2's last step
+    ckpt = tmp_path / "run" / "models" / "checkpoint.pth.tar"
+    with pytest.raises(UserError, match="non-finite model weights at the end of epoch 2") as err:
+        trainer.fit()
+    assert str(ckpt) in str(err.value)
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["epoch"] == 1 and all(torch.isfinite(t).all() for t in saved["state_dict"].values())
+
+
+def test_nan_validation_loss_in_epoch_0_names_no_checkpoint(tmp_path):
+    def nan_eval(model, batch):
+        out = classification_step(model, batch)
+        return StepResult(out.loss * float("nan"), out.logits, out.targets)
+
+    trainer = make_trainer(tmp_path / "run", epochs=2)
+    trainer.eval_step_fn = nan_eval
+    with pytest.raises(UserError, match="non-finite val_loss at the end of epoch 1.*no checkpoint was saved"):
+        trainer.fit()
+    assert not (tmp_path / "run" / "models" / "checkpoint.pth.tar").exists()
+
+
+class NoisyDigits(torch.utils.data.Dataset):
+    """Random augmentation inside the dataset: with workers it consumes the *worker's* RNG."""
+
+    def __init__(self):
+        self.base = Subset(DigitsMNIST("train"), range(300))
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        x, y = self.base[i]
+        return x + 0.1 * torch.randn_like(x), y
+
+
+def worker_trainer(run_path, step_fn=classification_step):
+    torch.manual_seed(0)
+    model = SmallCNN(width=8)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    cfg = EngineConfig(epochs=2, warmup_epochs=1, clip_grad=1.0, print_freq=5, quiet=True)
+    return Trainer(model, opt, make_loader(NoisyDigits(), 32, train=True, seed=0, workers=2), None,
+                   ctx=RunContext.local(DEVICE, RunDir(run_path, resuming=True)), cfg=cfg, step_fn=step_fn,
+                   arch="smallcnn")
+
+
+def test_mid_epoch_resume_with_two_workers_is_bit_exact(tmp_path):
+    full = worker_trainer(tmp_path / "full")
+    full.fit()
+
+    killed = worker_trainer(tmp_path / "killed", step_fn=self_kill_at(7, classification_step))
+    with pytest.raises(StopRequested):
+        killed.fit()
+    ckpt = tmp_path / "killed" / "models" / "checkpoint.pth.tar"
+    assert torch.load(ckpt, weights_only=True)["step"] == 7  # mid-epoch: workers restart at batch 7
+    resumed = worker_trainer(tmp_path / "killed")
+    resumed.resume(ckpt)
+    resumed.fit()
+    assert torch.equal(weights(full), weights(resumed))
