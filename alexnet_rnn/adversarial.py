@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from common.cli import add_engine_args, positive_float, positive_int, run_context
 from common.errors import UserError, cli_main
+from common.modules import eval_mode
 from common.plotting import markdown_table, plot_table
 
 from alexnet_rnn.predict import (label_text, load_classifier, load_image, named_images, predict_probs,
@@ -63,34 +64,32 @@ def targeted_l1_attack(model: nn.Module, images: torch.Tensor, targets: torch.Te
 
     ``alpha`` is a float or a per-example tensor (N,).
     """
-    was_training = model.training
-    model.eval()
-    alpha = torch.as_tensor(alpha, dtype=images.dtype, device=images.device)
-    delta = torch.zeros_like(images, requires_grad=True)
-    optimizer = torch.optim.Adam([delta], lr=lr)
-    adversarial = images.detach().clone()
-    steps = torch.full((len(images),), max_steps, dtype=torch.long, device=images.device)
-    done = torch.zeros(len(images), dtype=torch.bool, device=images.device)
-    for step in range(max_steps + 1):
-        logits = model(images + delta)  # the prediction of the image after `step` updates
-        newly = (logits.argmax(dim=1) == targets) & ~done
-        with torch.no_grad():
-            adversarial[newly] = (images + delta)[newly]
-            steps[newly] = step
-        done |= newly
-        # One host sync per step is the price of "stop as soon as the target is reached".
-        if step == max_steps or bool(done.all()):
-            break
-        l1 = delta.abs().flatten(1).sum(dim=1)  # (N,)
-        loss = (alpha * l1 + F.cross_entropy(logits, targets, reduction="none")).sum()
-        # autograd.grad, not backward(): the model's own .grad must stay untouched.
-        (delta.grad,) = torch.autograd.grad(loss, delta)
-        optimizer.step()
-        with torch.no_grad():  # in place, so Adam keeps updating this very tensor
-            delta.copy_((images + delta).clamp(0, 1) - images)
-    with torch.no_grad():  # examples that never reached the target report their last iterate
-        adversarial[~done] = (images + delta)[~done]
-    model.train(was_training)
+    with eval_mode(model):
+        alpha = torch.as_tensor(alpha, dtype=images.dtype, device=images.device)
+        delta = torch.zeros_like(images, requires_grad=True)
+        optimizer = torch.optim.Adam([delta], lr=lr)
+        adversarial = images.detach().clone()
+        steps = torch.full((len(images),), max_steps, dtype=torch.long, device=images.device)
+        done = torch.zeros(len(images), dtype=torch.bool, device=images.device)
+        for step in range(max_steps + 1):
+            logits = model(images + delta)  # the prediction of the image after `step` updates
+            newly = (logits.argmax(dim=1) == targets) & ~done
+            with torch.no_grad():
+                adversarial[newly] = (images + delta)[newly]
+                steps[newly] = step
+            done |= newly
+            # One host sync per step is the price of "stop as soon as the target is reached".
+            if step == max_steps or bool(done.all()):
+                break
+            l1 = delta.abs().flatten(1).sum(dim=1)  # (N,)
+            loss = (alpha * l1 + F.cross_entropy(logits, targets, reduction="none")).sum()
+            # autograd.grad, not backward(): the model's own .grad must stay untouched.
+            (delta.grad,) = torch.autograd.grad(loss, delta)
+            optimizer.step()
+            with torch.no_grad():  # in place, so Adam keeps updating this very tensor
+                delta.copy_((images + delta).clamp(0, 1) - images)
+        with torch.no_grad():  # examples that never reached the target report their last iterate
+            adversarial[~done] = (images + delta)[~done]
     return AttackResult(adversarial, steps, done)
 
 

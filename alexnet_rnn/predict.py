@@ -22,11 +22,10 @@ from common.checkpoint import load_checkpoint, load_model_weights
 from common.cli import add_engine_args, positive_int, run_context
 from common.embedded.samples import PHOTO_LABEL, sample_photo_paths
 from common.errors import UserError, cli_main, require_file
+from common.images import IMAGENET_MEAN, IMAGENET_STD
 from common.plotting import plot_image_grid
 
 IMAGE_SIZE = 224
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 RANDOM_LABEL = "RANDOM untrained weights: predictions are meaningless"
 
 

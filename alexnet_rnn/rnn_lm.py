@@ -23,6 +23,7 @@ from common.cli import add_engine_args, nonnegative_float, nonnegative_int, posi
 from common.engine import EngineConfig, StepResult, Trainer
 from common.errors import UserError, cli_main
 from common.io import atomic_write_text
+from common.modules import eval_mode
 from common.plotting import plot_overlaid_curves
 
 from alexnet_rnn.lm_data import EOS, BPTTWindows, Corpus, Vocab, load_corpus
@@ -83,20 +84,18 @@ def perplexities(record: dict[str, float]) -> dict[str, float]:
 def sample(model: nn.Module, prompt: torch.Tensor, length: int, temperature: float = 1.0,
            generator: torch.Generator | None = None) -> list[int]:
     """Continue ``prompt`` (1-D ids) by ``length`` tokens; temperature 0 = greedy (argmax)."""
-    was_training = model.training
-    model.eval()
-    x, hidden, out = prompt.view(1, -1), None, []
-    for _ in range(length):
-        logits, hidden = model(x, hidden)
-        last = logits[0, -1].float()  # (V,)
-        if temperature <= 0:
-            nxt = last.argmax().view(1)
-        else:
-            probs = torch.softmax(last / temperature, dim=0)
-            nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(last.device)
-        out.append(nxt)
-        x = nxt.view(1, 1)
-    model.train(was_training)
+    with eval_mode(model):
+        x, hidden, out = prompt.view(1, -1), None, []
+        for _ in range(length):
+            logits, hidden = model(x, hidden)
+            last = logits[0, -1].float()  # (V,)
+            if temperature <= 0:
+                nxt = last.argmax().view(1)
+            else:
+                probs = torch.softmax(last / temperature, dim=0)
+                nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(last.device)
+            out.append(nxt)
+            x = nxt.view(1, 1)
     return torch.cat(out).tolist() if out else []
 
 

@@ -11,30 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import torch
 
 from autoencoders.augment import ViewAugment
-from autoencoders.data import Normalizer, to_unit
+from autoencoders.data import Normalizer
 from autoencoders.models import ContrastiveModel, Encoder, projection_head
 from autoencoders.steps import contrastive_step, two_views
-from common.device import choose_precision, resolve_device, synchronize
+from common.device import choose_precision, resolve_device
 from common.errors import cli_main
+from common.images import to_unit
+from common.timing import seconds_per_call
 
 SHAPES = {"cifar": (3, 32, "color"), "mnist": (1, 28, "digits")}
-
-
-def _timed(fn, steps: int, warmup: int, device: torch.device) -> float:
-    """Seconds per call of ``fn`` after ``warmup`` untimed calls (CUDA-synchronised)."""
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        fn()
-    synchronize(device)
-    return (time.perf_counter() - t0) / steps
 
 
 def bench(shape: str = "cifar", batch_size: int = 512, width: int = 128, steps: int = 20, warmup: int = 3,
@@ -60,8 +49,8 @@ def bench(shape: str = "cifar", batch_size: int = 512, width: int = 128, steps: 
         loss.backward()
         optimizer.step()
 
-    train_s = _timed(train_step, steps, warmup, dev)
-    augment_s = _timed(lambda: views(to_unit(images)), steps, warmup, dev)
+    train_s = seconds_per_call(train_step, dev, steps=steps, warmup=warmup)
+    augment_s = seconds_per_call(lambda: views(to_unit(images)), dev, steps=steps, warmup=warmup)
     return {"device": str(dev), "precision": precision.name, "shape": shape, "batch_size": batch_size,
             "width": width, "train_images_per_s": batch_size / train_s,
             "augment_images_per_s": batch_size / augment_s, "seconds_per_step": train_s}

@@ -142,6 +142,3 @@ class Normalizer:
         return (x - self.mean.view(1, -1, 1, 1)) / self.std.view(1, -1, 1, 1)
 
 
-def to_unit(x_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 images -> float32 in [0, 1]."""
-    return x_uint8.float().div(255)

@@ -23,12 +23,13 @@ from common.cli import RunContext
 from common.data import DeviceBatches
 from common.engine import EngineConfig, StepFn, Trainer, classification_step
 from common.errors import UserError
+from common.images import to_unit
 from common.io import read_json
 from common.plotting import plot_training_curves
 from common.rundir import RunDir
 
 from autoencoders.augment import LightAugment, ViewAugment
-from autoencoders.data import ImageData, Normalizer, to_unit
+from autoencoders.data import ImageData, Normalizer
 from autoencoders.figures import plot_interpolation, plot_reconstructions
 from autoencoders.models import (AutoEncoder, ContrastiveModel, Decoder, Encoder, EncoderClassifier, FrozenEncoderClassifier,
                      classifier_head, encoder_fingerprint, projection_head, state_fingerprint)

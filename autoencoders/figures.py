@@ -6,10 +6,11 @@ from typing import Sequence
 
 import torch
 
+from common.images import denormalize
 from common.io import atomic_write_text
+from common.modules import eval_mode
 from common.plotting import markdown_table, plot_image_grid, plot_table
 
-from autoencoders.losses import denormalize
 from autoencoders.models import AutoEncoder
 
 SUMMARY_COLUMNS = ("dataset", "mode", "train acc (%)", "val acc (%)", "test acc (%)", "test MAE (pixels)", "data")
@@ -25,10 +26,8 @@ def _to_numpy_images(x: torch.Tensor) -> list:
 def plot_reconstructions(ae: AutoEncoder, x: torch.Tensor, labels: Sequence[str], mean: torch.Tensor,
                          std: torch.Tensor, path, *, title: str, data_label: str) -> Path:
     """Test images (top row) above their reconstructions (bottom row); ``x`` normalised (K, C, H, W)."""
-    was_training = ae.training
-    ae.eval()
-    recon = ae(x).float()
-    ae.train(was_training)
+    with eval_mode(ae):
+        recon = ae(x).float()
     originals, recons = denormalize(x.float(), mean, std), denormalize(recon, mean, std).clamp(0, 1)
     mae = (recons - originals).abs().flatten(1).mean(1).tolist()
     titles = [f"{name}" for name in labels] + [f"MAE {m:.3f}" for m in mae]
@@ -43,13 +42,11 @@ def plot_interpolation(ae: AutoEncoder, x_a: torch.Tensor, x_b: torch.Tensor, me
                        std: torch.Tensor, path, *, names: tuple[str, str], title: str, data_label: str,
                        steps: int = 10) -> Path:
     """Decode ``steps`` points on the line between two encodings; originals shown at both ends."""
-    was_training = ae.training
-    ae.eval()
-    z = ae.encoder(torch.stack([x_a, x_b]))  # (2, L)
-    alphas = torch.linspace(0, 1, steps, device=z.device)
-    path_z = (1 - alphas)[:, None] * z[0] + alphas[:, None] * z[1]  # (steps, L)
-    decoded = denormalize(ae.decoder(path_z).float(), mean, std)
-    ae.train(was_training)
+    with eval_mode(ae):
+        z = ae.encoder(torch.stack([x_a, x_b]))  # (2, L)
+        alphas = torch.linspace(0, 1, steps, device=z.device)
+        path_z = (1 - alphas)[:, None] * z[0] + alphas[:, None] * z[1]  # (steps, L)
+        decoded = denormalize(ae.decoder(path_z).float(), mean, std)
     originals = denormalize(torch.stack([x_a, x_b]).float(), mean, std)
     images = _to_numpy_images(originals[:1]) + _to_numpy_images(decoded) + _to_numpy_images(originals[1:])
     titles = [f"input {names[0]}"] + [f"alpha={a:.2f}" for a in alphas.tolist()] + [f"input {names[1]}"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from common.images import denormalize
+
 
 def contrastive_logits(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5
                        ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,11 +47,6 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -
     """
     logits, targets = contrastive_logits(z1, z2, temperature)
     return F.cross_entropy(logits, targets)
-
-
-def denormalize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """Undo ``(x - mean) / std`` per channel; ``mean``/``std`` are (C,) tensors."""
-    return x * std.view(1, -1, 1, 1) + mean.view(1, -1, 1, 1)
 
 
 def pixel_mae_sum(recon: torch.Tensor, target: torch.Tensor, mean: torch.Tensor, std: torch.Tensor

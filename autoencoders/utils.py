@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from common.predict import collect  # noqa: E402
 from common.plotting import save_figure, scatter_tsne  # noqa: E402
 
 
@@ -25,21 +26,9 @@ def collect_codes(model: torch.nn.Module, dataloader, device, max_points: int = 
     ``dataloader`` yields ``(images, labels, ...)``; the model runs in eval mode and its
     previous mode is restored afterwards.
     """
-    was_training = model.training
-    model.eval()
-    latents, images, labels = [], [], []
-    seen = 0
-    for batch in dataloader:
-        x, y = batch[0].to(device), batch[-1]
-        latents.append(model(x).float().cpu())
-        images.append(x.float().flatten(1).cpu())  # (B, C*H*W)
-        labels.append(torch.as_tensor(y).cpu())
-        seen += len(x)
-        if seen >= max_points:
-            break
-    model.train(was_training)
-    return (torch.cat(latents)[:max_points].numpy(), torch.cat(images)[:max_points].numpy(),
-            torch.cat(labels)[:max_points].numpy())
+    latents, labels, images = collect(model, dataloader, device=device, fn=lambda z: z.float(), limit=max_points,
+                                      keep_inputs=True)
+    return latents.numpy(), images.float().flatten(1).numpy(), labels.numpy()  # images (N, C*H*W)
 
 
 def plot_tsne(model: torch.nn.Module, dataloader, device, out_dir: str | os.PathLike, *, name: str = "encoder",

@@ -113,6 +113,23 @@ def pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, 
     return x_adv.detach()
 
 
+def pgd_bounds(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None, epsilons: torch.Tensor,
+               step_sizes: torch.Tensor, *, steps: int = 10, **kwargs) -> torch.Tensor:
+    """Attack ``x (N, ...)`` at E bounds in one batched :func:`pgd` call; returns ``(E, N, ...)``.
+
+    A sweep over bounds stacks E copies of the batch, copy k carrying bound k and step
+    k as per-sample tensors: one pass of ``steps`` forward/backward instead of E.
+    ``kwargs`` go to :func:`pgd` (mode, loss_fn, lower, upper, ...).
+    """
+    e, n = epsilons.numel(), x.shape[0]
+    x_rep = x.repeat(e, *([1] * (x.ndim - 1)))  # (E*N, ...): block k holds every sample at bound k
+    eps = epsilons.to(x).repeat_interleave(n)  # (E*N,)
+    alpha = step_sizes.to(x).repeat_interleave(n)  # (E*N,)
+    x_adv = pgd(model, x_rep, None if y is None else y.repeat(e), epsilon=eps, step_size=alpha, steps=steps,
+                **kwargs)
+    return x_adv.view(e, n, *x.shape[1:])
+
+
 def fgsm(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, *,
          epsilon: float | torch.Tensor, mode: str = "untargeted", **kwargs) -> torch.Tensor:
     """Fast Gradient Sign Method (Goodfellow et al., 2015): one PGD step of size epsilon."""

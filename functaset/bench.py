@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import torch
 
-from common.device import resolve_device, synchronize
+from common.device import resolve_device
+from common.timing import seconds_per_call
 
 from functaset.SIREN import ModulatedSIREN
 from functaset.fitting import fit_modulations, siren_flops_per_image
@@ -27,13 +27,7 @@ SIZES = {"course": dict(hidden=256, depth=10, modul_features=512), "demo": dict(
 
 def timed(fn, device, repeats: int = 1) -> float:
     """Seconds per call (one warm-up call first)."""
-    fn()
-    synchronize(device)
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    synchronize(device)
-    return (time.perf_counter() - t0) / repeats
+    return seconds_per_call(fn, device, steps=repeats)
 
 
 def matmul_peak(device, n: int) -> float:

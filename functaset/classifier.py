@@ -22,6 +22,7 @@ from common.cli import (add_engine_args, nonnegative_float, nonnegative_int, ope
 from common.engine import EngineConfig, Trainer, classification_step
 from common.errors import cli_main
 from common.plotting import plot_confusion_matrix, plot_training_curves
+from common.predict import collect
 
 from functaset.models import ARCH, FunctaMLP, load_classifier
 from functaset.robust import adversarial_step, ramp, robust_eval_step, standard_step
@@ -87,11 +88,10 @@ def predict(model, loader, device, batch_size: int = 4096) -> tuple[torch.Tensor
     Reads the dataset's tensors directly: under DDP the loader itself only yields this
     rank's shard, and rank 0 reports on every sample.
     """
-    model.eval()
     vectors, labels = loader.dataset.tensors
-    preds = [model(vectors[i:i + batch_size].to(device)).argmax(dim=1).cpu()
-             for i in range(0, len(labels), batch_size)]
-    return labels, torch.cat(preds)
+    chunks = ((vectors[i:i + batch_size], labels[i:i + batch_size]) for i in range(0, len(labels), batch_size))
+    preds, labels = collect(model, chunks, device=device, fn=lambda logits: logits.argmax(dim=1))[:2]
+    return labels, preds
 
 
 def build_model(args, train_vectors: torch.Tensor, num_classes: int, device) -> FunctaMLP:

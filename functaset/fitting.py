@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 
 from common.engine import StepResult
-from common.modules import unwrap
+from common.images import to_unit
+from common.modules import eval_mode, unwrap
 from common.progress import progress
 
 
@@ -85,25 +86,18 @@ def make_meta_step(inner_steps: int, inner_lr: float, second_order: bool = False
 def fit_dataset(inr, images: torch.Tensor, *, steps: int, lr: float, batch_size: int, device,
                 optimizer: str = "sgd", desc: str = "fit", quiet: bool = False):
     """Fit every image's modulation; returns CPU ``(N, M)`` vectors and per-image PSNR ``(N,)``."""
-    inr.eval()
     vectors, psnrs = [], []
     starts = range(0, images.shape[0], batch_size)
-    for start in progress(starts, desc=desc, quiet=quiet, total=len(starts)):
-        batch = to_unit_float(images[start:start + batch_size]).to(device)  # (B, H, W)
-        if optimizer == "lbfgs":
-            phi = fit_modulations_lbfgs(inr, batch, steps)
-        else:
-            phi = fit_modulations(inr, batch, steps, lr)
-        psnrs.append(psnr(per_image_mse(inr, phi, batch)).cpu())
-        vectors.append(phi.cpu())
+    with eval_mode(inr):
+        for start in progress(starts, desc=desc, quiet=quiet, total=len(starts)):
+            batch = to_unit(images[start:start + batch_size]).to(device)  # (B, H, W)
+            if optimizer == "lbfgs":
+                phi = fit_modulations_lbfgs(inr, batch, steps)
+            else:
+                phi = fit_modulations(inr, batch, steps, lr)
+            psnrs.append(psnr(per_image_mse(inr, phi, batch)).cpu())
+            vectors.append(phi.cpu())
     return torch.cat(vectors), torch.cat(psnrs)
-
-
-def to_unit_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 0..255 or float images -> float32 in [0, 1], shape ``(N, H, W)``."""
-    if images.dtype == torch.uint8:
-        return images.float().div_(255.0)
-    return images.float()
 
 
 def siren_flops_per_image(hidden: int, depth: int, pixels: int, modul: int, *, backward: bool = True) -> float:

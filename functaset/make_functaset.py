@@ -23,11 +23,12 @@ from common.cli import add_engine_args, nonnegative_float, nonnegative_int, posi
 from common.data import make_loader
 from common.engine import EngineConfig, Trainer
 from common.errors import UserError, cli_main
+from common.images import to_unit
 from common.io import atomic_write_json
 from common.plotting import plot_image_grid, plot_training_curves
 
 from functaset.SIREN import ModulatedSIREN
-from functaset.fitting import fit_dataset, make_meta_step, to_unit_float
+from functaset.fitting import fit_dataset, make_meta_step
 from functaset.sources import default_source_root, limit, load_source
 from functaset.utils import INFO_FILE, SIREN_FILE, split_path, write_split
 
@@ -102,7 +103,7 @@ def check_out_dir(out: Path, name: str) -> None:
 
 def meta_learn(inr: ModulatedSIREN, images: torch.Tensor, s: dict, args, ctx) -> Trainer:
     """Stage 1 on the common engine: outer Adam over the SIREN, inner SGD over modulations."""
-    loader = make_loader(TensorDataset(to_unit_float(images)), s["meta_batch"], train=True, seed=args.seed,
+    loader = make_loader(TensorDataset(to_unit(images)), s["meta_batch"], train=True, seed=args.seed,
                          dist_info=ctx.dist, device=ctx.device, drop_last=True)
     opt = torch.optim.Adam(inr.parameters(), lr=s["meta_lr"])
     cfg = EngineConfig(epochs=s["meta_epochs"], clip_grad=args.clip_grad, quiet=args.quiet, topk=(1,),
@@ -160,7 +161,7 @@ def save_outputs(inr, history, stats, data, s, args, ctx, out: Path, name: str) 
     atomic_write_json(out / INFO_FILE, info)
     with torch.no_grad():
         decoded = inr(vectors.to(ctx.device)).clamp(0, 1).cpu()  # (8, H, W)
-    grid = [*to_unit_float(images), *decoded]
+    grid = [*to_unit(images), *decoded]
     titles = [f"original {i}" for i in range(len(images))] + [f"decoded {i}" for i in range(len(images))]
     plot_image_grid(grid, titles, ctx.run.figure_path("reconstructions"), ncols=len(images),
                     title=f"Functa reconstructions ({args.source}, test split)",

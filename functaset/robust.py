@@ -20,19 +20,14 @@ import torch.nn.functional as F
 
 from common.attacks import pgd
 from common.engine import StepResult
-
-
-def _bare(model):
-    """The module inside a DDP wrapper: attack forwards must not go through DDP, whose reducer
-    would wait for parameter gradients that an input-gradient attack never produces."""
-    return getattr(model, "module", model)
+from common.modules import unwrap  # attacks bypass DDP: its reducer would wait for parameter grads
 
 
 def _noisy(model, x: torch.Tensor, noise: float) -> torch.Tensor:
     """Gaussian noise of ``noise`` standard deviations of each dimension (training only)."""
     if noise <= 0:
         return x
-    std = _bare(model).std
+    std = unwrap(model).std
     return x + noise * std * torch.randn_like(x)
 
 
@@ -54,13 +49,13 @@ def adversarial_step(kind: str, eps_at: Callable[[], float], steps: int, alpha_r
         eps = eps_at()
         alpha = alpha_ratio * eps
         if kind == "pgd":
-            x_adv = pgd(_bare(model), x, y, epsilon=eps, step_size=alpha, steps=steps, random_start=True)
+            x_adv = pgd(unwrap(model), x, y, epsilon=eps, step_size=alpha, steps=steps, random_start=True)
             logits = model(x_adv)
             return StepResult(F.cross_entropy(logits, y, label_smoothing=label_smoothing), logits, y)
         with torch.no_grad():
-            p_clean = F.softmax(_bare(model)(x), dim=1)
+            p_clean = F.softmax(unwrap(model)(x), dim=1)
         kl = lambda logits, p: F.kl_div(F.log_softmax(logits, dim=1), p, reduction="sum")  # noqa: E731
-        x_adv = pgd(_bare(model), x, p_clean, epsilon=eps, step_size=alpha, steps=steps, loss_fn=kl,
+        x_adv = pgd(unwrap(model), x, p_clean, epsilon=eps, step_size=alpha, steps=steps, loss_fn=kl,
                     random_start=True)
         # One forward for both halves: DDP allows a single forward per backward.
         logits, logits_adv = model(torch.cat([x, x_adv])).split(x.shape[0])  # (B, K) each
@@ -76,7 +71,7 @@ def robust_eval_step(eps: float, steps: int, alpha_ratio: float):
     def step(model, batch) -> StepResult:
         x, y = batch
         logits = model(x)
-        x_adv = pgd(_bare(model), x, y, epsilon=eps, step_size=alpha_ratio * eps, steps=steps)
+        x_adv = pgd(unwrap(model), x, y, epsilon=eps, step_size=alpha_ratio * eps, steps=steps)
         robust = (model(x_adv).argmax(dim=1) == y).sum()
         return StepResult(F.cross_entropy(logits, y), logits, y, sums={"acc_robust": robust})
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from common.attacks import pgd
+from common.attacks import pgd, pgd_bounds
+from common.predict import predict
 
 DEFAULT_EPSILONS = ["1e-6", "5e-6", "1e-5", "5e-5", "1e-4", "5e-4", "1e-3"]
 DEFAULT_RATIOS = (0.05, 0.1, 0.25, 0.5, 1.0)  # step size / epsilon candidates for the grid search
@@ -53,26 +54,6 @@ def attack_classifier(model: nn.Module, loader, criterion, linf_bound: float, nu
                         torch.cat(xs), torch.cat(xs_adv))
 
 
-@torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    was_training = model.training
-    model.eval()
-    pred = model(x).argmax(dim=1)
-    model.train(was_training)
-    return pred
-
-
-def pgd_many_bounds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epsilons: torch.Tensor,
-                    step_sizes: torch.Tensor, steps: int = 10) -> torch.Tensor:
-    """Attack ``x (N, D)`` at E bounds in one batched PGD call; returns ``(E, N, D)``."""
-    e, n = epsilons.numel(), x.shape[0]
-    x_rep = x.repeat(e, 1)  # (E*N, D): block k holds every sample at bound k
-    eps = epsilons.to(x).repeat_interleave(n)  # (E*N,)
-    alpha = step_sizes.to(x).repeat_interleave(n)  # (E*N,)
-    x_adv = pgd(model, x_rep, y.repeat(e), epsilon=eps, step_size=alpha, steps=steps)
-    return x_adv.view(e, n, -1)  # (E, N, D)
-
-
 def sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epsilons: list[float], step_sizes: list[float], *,
           steps: int = 10, rows: int = 65536, device="cpu") -> dict:
     """Batched sweep over all bounds; ``rows`` caps E*chunk rows per pass (memory).
@@ -85,7 +66,7 @@ def sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epsilons: list[flo
     advs, correct, clean = [], [], []
     for start in range(0, x.shape[0], chunk):
         xb, yb = x[start:start + chunk].to(device), y[start:start + chunk].to(device)
-        x_adv = pgd_many_bounds(model, xb, yb, eps_t, alpha_t, steps)  # (E, B, D)
+        x_adv = pgd_bounds(model, xb, yb, eps_t, alpha_t, steps=steps)  # (E, B, D)
         pred = predict(model, x_adv.flatten(0, 1)).view(len(epsilons), -1)  # (E, B)
         correct.append((pred == yb).cpu())
         clean.append((predict(model, xb) == yb).cpu())

@@ -17,6 +17,7 @@ from torch.utils.data import TensorDataset
 
 from common.data import make_loader
 from common.errors import UserError
+from common.modules import eval_mode
 
 from functaset.safe_pickle import safe_load
 
@@ -140,12 +141,8 @@ def class_names(data_dir, num_classes: int = 10) -> list[str]:
 def vec_to_img(inr: torch.nn.Module, vec: torch.Tensor) -> torch.Tensor:
     """Decode ``(D,) -> (H, W)`` or ``(N, D) -> (N, H, W)`` on the SIREN's device, returned on the CPU."""
     device = next(inr.parameters()).device
-    was_training = inr.training
-    inr.eval()
-    try:
+    with eval_mode(inr):
         return inr(vec.to(device, torch.float32)).cpu()
-    finally:
-        inr.train(was_training)
 
 
 def top_confusions(y_true: torch.Tensor, y_pred: torch.Tensor, names, k: int = 5) -> list[str]:

@@ -11,8 +11,8 @@ import torch.nn as nn
 from torchvision.utils import make_grid
 
 from common.attacks import normalized_box, pgd
+from common.images import IMAGENET_MEAN, IMAGENET_STD, denormalize
 
-from miniplaces.custom_transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 class PGDAttack:
@@ -51,16 +51,14 @@ def default_attack(loss_fn, num_steps=10, step_size=0.01, epsilon=0.1):
     return PGDAttack(loss_fn, num_steps=num_steps, step_size=step_size, epsilon=epsilon)
 
 
-def denormalize(images: torch.Tensor) -> torch.Tensor:
+def to_pixels(images: torch.Tensor) -> torch.Tensor:
     """Normalised ``(N, 3, H, W)`` -> pixels in [0, 1]."""
-    mean = torch.as_tensor(IMAGENET_MEAN, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
-    std = torch.as_tensor(IMAGENET_STD, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
-    return (images * std + mean).clamp(0, 1)
+    return denormalize(images, IMAGENET_MEAN, IMAGENET_STD).clamp(0, 1)
 
 
 def vis_grid(input, n_rows=10):  # noqa: A002 (course name)
     """Normalised images ``(N, 3, H, W)`` -> one ``(3, H', W')`` grid in [0, 1] for TensorBoard."""
-    return make_grid(denormalize(input.detach().float().cpu()), nrow=n_rows, padding=2)
+    return make_grid(to_pixels(input.detach().float().cpu()), nrow=n_rows, padding=2)
 
 
 default_visfunction = vis_grid

@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common.device import resolve_device, synchronize
+from common.device import resolve_device
+from common.timing import SavedTensors, seconds_per_call
 
 from miniplaces.student_code import SimpleNet, custom_conv2d
 
@@ -46,16 +46,10 @@ def simplenet_conv_shapes(batch: int, size: int) -> list[dict]:
 
 def saved_bytes(fn, *args) -> int:
     """Bytes of the distinct tensors autograd saves for backward while running ``fn(*args)``."""
-    seen: dict[tuple, int] = {}
-
-    def pack(t: torch.Tensor):
-        seen[(t.data_ptr(), t.dtype, tuple(t.shape))] = t.numel() * t.element_size()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with SavedTensors() as saved:
         out = fn(*args)
     del out
-    return sum(seen.values())
+    return saved.bytes
 
 
 def time_fwd_bwd(fn, args, grad: torch.Tensor, device: torch.device) -> float:
@@ -63,11 +57,7 @@ def time_fwd_bwd(fn, args, grad: torch.Tensor, device: torch.device) -> float:
     for a in args:
         if a is not None and a.grad is not None:
             a.grad = None
-    synchronize(device)
-    start = time.perf_counter()
-    fn(*args).backward(grad)
-    synchronize(device)
-    return time.perf_counter() - start
+    return seconds_per_call(lambda: fn(*args).backward(grad), device, warmup=0)
 
 
 def bench_shape(shape: dict, device: torch.device, reps: int, first: bool) -> dict:

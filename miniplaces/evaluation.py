@@ -11,9 +11,10 @@ import torch.nn.functional as F
 
 from common.engine import StepResult
 from common.meters import topk_correct
+from common.modules import eval_mode, unwrap
 from common.plotting import plot_image_grid
 
-from miniplaces.attack import PGDAttack, denormalize, vis_grid
+from miniplaces.attack import PGDAttack, to_pixels, vis_grid
 
 
 def flip_eval_step(model, batch) -> StepResult:
@@ -28,7 +29,7 @@ def attack_eval_step(attacker: PGDAttack):
     """A step function reporting attacked loss/top-k, plus clean top-k as ``acc*_clean`` sums."""
 
     def step(model, batch) -> StepResult:
-        model = getattr(model, "module", model)  # attack the bare model: DDP would expect a full backward
+        model = unwrap(model)  # attack the bare model: DDP would expect a full backward
         images, targets = batch[0], batch[1]
         adv = attacker.perturb(model, images)
         clean = model(images)
@@ -46,16 +47,14 @@ def visualise_attack(model, attacker: PGDAttack, images, targets, class_names, r
     """Log clean/adversarial grids to TensorBoard and save a labelled PNG (clean row, attacked row)."""
     images, targets = images[:n], targets[:n]
     adv = attacker.perturb(model, images)
-    was_training = model.training
-    model.eval()
-    pred_clean, pred_adv = model(images).argmax(1).tolist(), model(adv).argmax(1).tolist()
-    model.train(was_training)
+    with eval_mode(model):
+        pred_clean, pred_adv = model(images).argmax(1).tolist(), model(adv).argmax(1).tolist()
     run.tb.add_image("Org_Image", vis_grid(images, n_rows=n), 0)
     run.tb.add_image("Adv_Image", vis_grid(adv, n_rows=n), 0)
     diff = (adv - images).abs().amax(1, keepdim=True)  # (n, 1, H, W) per-pixel L-inf change
     diff = diff / diff.amax().clamp_min(1e-12)
-    pictures = [im.permute(1, 2, 0).cpu().numpy() for im in denormalize(images)]
-    pictures += [im.permute(1, 2, 0).cpu().numpy() for im in denormalize(adv)]
+    pictures = [im.permute(1, 2, 0).cpu().numpy() for im in to_pixels(images)]
+    pictures += [im.permute(1, 2, 0).cpu().numpy() for im in to_pixels(adv)]
     pictures += [d[0].cpu().numpy() for d in diff]
     short = lambda k: class_names[k][:18]  # noqa: E731
     titles = [f"true {short(t)}\npred {short(p)}" for t, p in zip(targets.tolist(), pred_clean)]

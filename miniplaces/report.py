@@ -13,13 +13,15 @@ import time
 import torch
 import torch.nn as nn
 
-from common.modules import eval_mode
+from common.attacks import normalized_box, pgd_bounds
 from common.engine import move_to
+from common.images import IMAGENET_MEAN, IMAGENET_STD
 from common.io import atomic_write_text
 from common.meters import topk_correct
+from common.modules import eval_mode
 from common.plotting import markdown_table, plot_table
+from common.timing import SavedTensors
 
-from miniplaces.attack import PGDAttack
 
 PGD_COLUMNS = ["steps", "epsilon", "step_size", "clean_acc1", "attacked_acc1", "clean_acc5", "attacked_acc5"]
 
@@ -28,7 +30,8 @@ def pgd_sweep(model: nn.Module, loader, device: torch.device, steps_list=(1, 5, 
               eps_list=(0.03, 0.1, 0.3), max_batches: int | None = None) -> list[dict]:
     """Clean vs attacked accuracy (%) for every (steps, epsilon); step size = min(eps, 2.5 * eps / steps).
 
-    One pass over the data: each batch is attacked with every configuration.
+    One pass over the data; per batch, all epsilons of one step count are attacked in one batched
+    call (:func:`common.attacks.pgd_bounds`) with :class:`PGDAttack`'s least-likely target and box.
     """
     configs = [(steps, eps, min(eps, 2.5 * eps / steps))  # Madry et al.'s rule of thumb, never beyond eps
                for steps in steps_list for eps in eps_list]
@@ -38,16 +41,20 @@ def pgd_sweep(model: nn.Module, loader, device: torch.device, steps_list=(1, 5, 
         if max_batches is not None and i >= max_batches:
             break
         images, targets = move_to(batch, device)[:2]
+        lower, upper = normalized_box(IMAGENET_MEAN, IMAGENET_STD, device=images.device, dtype=images.dtype)
         with torch.no_grad(), eval_mode(model):
             clean = topk_correct(model(images), targets, (1, 5))
-        for (steps, eps, step_size), tally in zip(configs, hits):
-            attacker = PGDAttack(nn.CrossEntropyLoss(), num_steps=steps, step_size=step_size, epsilon=eps)
-            adv = attacker.perturb(model, images)
-            with torch.no_grad(), eval_mode(model):
-                attacked = topk_correct(model(adv), targets, (1, 5))
-            for k in ("acc1", "acc5"):
-                tally[f"clean_{k}"] += float(clean[k])
-                tally[f"attacked_{k}"] += float(attacked[k])
+        for steps in steps_list:
+            chosen = [(c, tally) for c, tally in zip(configs, hits) if c[0] == steps]
+            adv = pgd_bounds(model, images, None, torch.tensor([c[1] for c, _ in chosen]),
+                             torch.tensor([c[2] for c, _ in chosen]), steps=steps, mode="least_likely",
+                             lower=lower, upper=upper)  # (E, B, 3, H, W)
+            for adv_e, (_, tally) in zip(adv, chosen):
+                with torch.no_grad(), eval_mode(model):
+                    attacked = topk_correct(model(adv_e), targets, (1, 5))
+                for k in ("acc1", "acc5"):
+                    tally[f"clean_{k}"] += float(clean[k])
+                    tally[f"attacked_{k}"] += float(attacked[k])
         count += len(targets)
     return [{"steps": steps, "epsilon": eps, "step_size": round(step_size, 5),
              **{k: 100.0 * v / max(count, 1) for k, v in tally.items()}}
@@ -80,15 +87,9 @@ class ProfiledStep:
         self.stamps.append(time.perf_counter())
         if self.saved_bytes is not None:
             return self.step_fn(model, batch)
-        seen: dict[tuple, int] = {}
-
-        def pack(t: torch.Tensor):
-            seen[(t.data_ptr(), t.dtype, tuple(t.shape))] = t.numel() * t.element_size()
-            return t
-
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with SavedTensors() as saved:
             out = self.step_fn(model, batch)
-        self.saved_bytes = sum(seen.values())
+        self.saved_bytes = saved.bytes
         return out
 
     def seconds_per_iter(self) -> float | None:

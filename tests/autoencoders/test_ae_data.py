@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from autoencoders.data import Normalizer, _carve_val, load_dataset, to_unit
+from autoencoders.data import Normalizer, _carve_val, load_dataset
+from common.images import to_unit
 from common.errors import UserError
 
 

@@ -1,12 +1,10 @@
 """DDP: the sampler reproduces single-process batches; a real 2-process torchrun run matches."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
-import torch
 
 from common.distributed import ShardedSampler
 

@@ -48,7 +48,8 @@ def test_resume_command_is_shell_quoted_and_repeats_torchrun(monkeypatch):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
     monkeypatch.setenv("WORLD_SIZE", "4")
     ddp = shlex.split(resume_command("c.pth", argv))
-    assert ddp[:3] == ["torchrun", "--nproc_per_node=4", "/repo/miniplaces/main.py"] and ddp[-2:] == ["--resume", "c.pth"]
+    assert ddp[:3] == ["torchrun", "--nproc_per_node=4", "/repo/miniplaces/main.py"]
+    assert ddp[-2:] == ["--resume", "c.pth"]
 
 
 def test_a_user_error_from_a_dataloader_worker_is_its_own_line():

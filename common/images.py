@@ -1,0 +1,29 @@
+"""Image statistics and the conversions between pixel, unit and normalised space."""
+from __future__ import annotations
+
+import torch
+
+# ImageNet channel statistics (torchvision's pretrained models; MiniPlaces normalises with them too).
+# miniplaces/custom_transforms.py repeats them: the course imports that file from its own folder.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _per_channel(values, x: torch.Tensor) -> torch.Tensor:
+    """(C,) sequence or tensor -> (1, C, 1, 1) on x's device and dtype."""
+    return torch.as_tensor(values, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+
+
+def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """``(x - mean) / std`` per channel of ``(N, C, H, W)`` images."""
+    return (x - _per_channel(mean, x)) / _per_channel(std, x)
+
+
+def denormalize(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """Undo :func:`normalize`: ``x * std + mean`` per channel (not clamped)."""
+    return x * _per_channel(std, x) + _per_channel(mean, x)
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels 0..255 -> float32 in [0, 1]; float images are returned as float32 unchanged."""
+    return images.float().div(255) if images.dtype == torch.uint8 else images.float()
