@@ -31,8 +31,9 @@ from common.rundir import RunDir
 from autoencoders.augment import LightAugment, ViewAugment
 from autoencoders.data import ImageData, Normalizer
 from autoencoders.figures import plot_interpolation, plot_reconstructions
-from autoencoders.models import (AutoEncoder, ContrastiveModel, Decoder, Encoder, EncoderClassifier, FrozenEncoderClassifier,
-                     classifier_head, encoder_fingerprint, projection_head, state_fingerprint)
+from autoencoders.models import (AutoEncoder, ContrastiveModel, Decoder, Encoder, EncoderClassifier,
+                                 FrozenEncoderClassifier, classifier_head, encoder_fingerprint, projection_head,
+                                 state_fingerprint)
 from autoencoders.steps import contrastive_step, one_view, reconstruction_step, two_views
 from autoencoders.utils import plot_tsne
 
@@ -148,7 +149,8 @@ class Experiment:
         if finished:  # only reachable under --resume: this mode completed before the stop
             return finished
         t0 = time.perf_counter()
-        encoder, metrics = {"selfsup": self._selfsup, "guided": self._guided, "contrastive": self._contrastive}[mode](out)
+        train_mode = {"selfsup": self._selfsup, "guided": self._guided, "contrastive": self._contrastive}[mode]
+        encoder, metrics = train_mode(out)
         metrics.update({"dataset": self.data.name, "mode": mode, "data": self.data.label,
                         "latent_dim": self.args.latent_dim, "width": self.width, "seconds": time.perf_counter() - t0})
         if self.ctx.dist.is_main:
@@ -203,8 +205,8 @@ class Experiment:
             self.load_stage(trainer.module, self.args.encoder, "contrastive")
             metrics["encoder_checkpoint"] = self.args.encoder
         else:
-            metrics.update({f"contrastive_{k}": v for k, v in self.fit(trainer, "SimCLR pre-training", RETRIEVAL_NOTE).items()
-                            if k != "data"})
+            fitted = self.fit(trainer, "SimCLR pre-training", RETRIEVAL_NOTE)
+            metrics.update({f"contrastive_{k}": v for k, v in fitted.items() if k != "data"})
         metrics.update(self._frozen_classifier(model.encoder, out))
         return model.encoder, metrics
 

@@ -167,7 +167,8 @@ def run(args: argparse.Namespace, ctx, loaded: list, modes: list[str]) -> dict:
             results.append(metrics)
             if ctx.dist.is_main and not args.quiet:
                 mae = f"  test MAE {metrics['test_mae']:.4f}" if "test_mae" in metrics else ""
-                print(f"[{data.name} {mode}] test acc {metrics['test_acc1']:.2f}%{mae}  (data: {data.label})", flush=True)
+                print(f"[{data.name} {mode}] test acc {metrics['test_acc1']:.2f}%{mae}  (data: {data.label})",
+                      flush=True)
     flat = {f"{r['dataset']}_{r['mode']}_{k}": v for r in results for k, v in r.items()
             if isinstance(v, (int, float))}  # numbers and flags such as encoder_frozen_verified
     flat["data"] = "; ".join(dict.fromkeys(r["data"] for r in results))

@@ -330,8 +330,9 @@ class Trainer:
         if skip and self._resume_meters:
             meters.load_state_dict(self._resume_meters)
         batches = self._epoch_batches(self.train_loader, epoch, skip)
+        remaining = len(self.train_loader) - (skip if batches is not self.train_loader else 0)
         bar = progress(batches, desc=f"epoch {epoch}", quiet=self.cfg.quiet or not self.dist.is_main,
-                       total=len(self.train_loader) - skip, initial=0)
+                       total=remaining, initial=0)
         step = skip
         for batch in bar:
             batch = move_to(batch, self.device, self.channels_last)

@@ -112,7 +112,8 @@ def figures(res: dict, compared: dict, bounds, cm_idx: int, in_band: bool, inr, 
     adv_pred = _adv_pred(res, cm_idx)
     band = "in the 20-80% band" if in_band else "no bound in 20-80%: nearest to 50%"
     plot_confusion_matrix(y.numpy(), adv_pred.numpy(), names, ctx.run.figure_path("confusion_adversarial"),
-                          title=f"Adversarial confusion, eps={keys[cm_idx]} (acc {accuracy(res['correct'])[cm_idx]:.1f}%)",
+                          title=f"Adversarial confusion, eps={keys[cm_idx]} "
+                                f"(acc {accuracy(res['correct'])[cm_idx]:.1f}%)",
                           caption=f"Rows: true class, columns: prediction under attack ({band}); data: {label}.")
     examples_figure(res, "standard model", "attack_examples", 3, bounds, cm_idx, inr, names, label, ctx)
     for tag, other in compared.items():
@@ -196,7 +197,8 @@ def run(args, ctx, bounds, compare: dict, name: str, siren_path: Path) -> dict:
                "cm_epsilon": keys[cm_idx], "cm_accuracy": acc[cm_idx],
                "cm_in_20_80_band": in_band, "cm_top_confusions": top_confusions(
                    res["labels_x"][1], _adv_pred(res, cm_idx), names), "step_selection": "grid search on the val split",
-               **flat_metrics(res), **{k: v for tag, r in compared.items() for k, v in flat_metrics(r, f"_{tag}").items()}}
+               **flat_metrics(res),
+               **{k: v for tag, r in compared.items() for k, v in flat_metrics(r, f"_{tag}").items()}}
     ctx.run.write_metrics(metrics)
     if not args.quiet:
         print(f"clean {res['clean_acc']:.2f}%  " + "  ".join(f"{k}: {a:.2f}%" for k, a in res["acc_by_eps"].items())

@@ -21,7 +21,8 @@ from common.errors import UserError
 
 TOY_NOTE = "TOY_DATA.txt"
 REAL_LABEL = "MiniPlaces (real data)"
-FETCH_HINT = ("get MiniPlaces with `python -m miniplaces.download --root DATA` (or `bash scripts/download_miniplaces.sh`), "
+FETCH_HINT = ("get MiniPlaces with `python -m miniplaces.download --root DATA` "
+              "(or `bash scripts/download_miniplaces.sh`), "
               "or write offline toy data with `python -m miniplaces.toy_data DATA`")
 
 

@@ -51,8 +51,8 @@ def train_and_attack(name: str, data: pathlib.Path, out_root: pathlib.Path, quic
     # The steps x epsilon sweep attacks 32 (quick) or 64 validation images 9 times; the default attack all.
     grid = ["--attack-grid", "--attack-grid-batches", "1" if quick else "2"] if name == "simplenet" else []
     limit = ["--attack-max-batches", "2"] if quick else []
-    attacked = mp_main.main(base + ["-a", "-v", *grid, *limit, "--resume", str(run_dir / "models" / "model_best.pth.tar"),
-                                    "--logdir", str(attack_dir)])
+    best = run_dir / "models" / "model_best.pth.tar"
+    attacked = mp_main.main(base + ["-a", "-v", *grid, *limit, "--resume", str(best), "--logdir", str(attack_dir)])
     return run_dir, attack_dir, {**train, **attacked}
 
 

@@ -76,7 +76,8 @@ def extract(archive: Path, root: Path) -> None:
             tar.extractall(staging, filter="data")  # refuses absolute paths and '..'
     except (tarfile.TarError, OSError) as err:
         raise UserError(f"cannot extract {archive} ({err}); delete it and run again") from None
-    found = next((p for p in [staging / "images", staging / "data" / "images", staging] if (p / "train").is_dir()), None)
+    candidates = [staging / "images", staging / "data" / "images", staging]
+    found = next((p for p in candidates if (p / "train").is_dir()), None)
     if found is None:
         raise UserError(f"{archive} holds no images/train folder; is it the MiniPlaces data.tar.gz?")
     found.rename(images)

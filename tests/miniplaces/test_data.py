@@ -17,7 +17,7 @@ from miniplaces.toy_data import make_toy_miniplaces
 def test_toy_data_has_the_real_layout(toy_root):
     train = (toy_root / "train.txt").read_text().split("\n")
     val = (toy_root / "val.txt").read_text().split("\n")
-    assert len([l for l in train if l]) == 16 and len([l for l in val if l]) == 8
+    assert len([line for line in train if line]) == 16 and len([line for line in val if line]) == 8
     rel, label = train[0].split()
     assert rel.startswith("train/") and len(rel.split("/")) == 4 and rel.endswith(".jpg") and label == "0"
     assert val[0].split()[0].startswith("val/")

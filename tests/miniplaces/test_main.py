@@ -111,8 +111,8 @@ def test_bad_label_files(toy_root, tmp_path, capsys):
 def test_checkpoint_of_other_architecture(toy_root, trained, tmp_path, capsys):
     logdir, _ = trained
     ckpt = logdir / "models" / "checkpoint.pth.tar"
-    _expect_error(capsys, [str(toy_root), *FAST, "--logdir", str(tmp_path / "r"), "--use-vit", "--lr", "1e-3", "-e", "--resume",
-                           str(ckpt)], "simplenet", "simplevit")
+    _expect_error(capsys, [str(toy_root), *FAST, "--logdir", str(tmp_path / "r"), "--use-vit", "--lr", "1e-3", "-e",
+                           "--resume", str(ckpt)], "simplenet", "simplevit")
 
 
 def test_resnet18_offline_without_weights_names_both_options(toy_root, tmp_path, capsys, monkeypatch):
