@@ -12,6 +12,7 @@ import importlib
 import os
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 
@@ -50,8 +51,15 @@ def world(tmp_path_factory):
         write_split(split_path(functa, split, "fmnist"), rng.normal(size=(20, 512)).astype(np.float32),
                     rng.integers(0, 10, 20))
     (functa / SIREN_FILE).write_text("not a SIREN\n")
+    bomb = root / "functa_bomb"  # a joblib file whose array header declares 9 TiB of float32
+    bomb.mkdir()
+    joblib.dump([{"modul": np.zeros(512, np.float32), "label": 1}], bomb / "fmnist_train.pkl")
+    raw = (bomb / "fmnist_train.pkl").read_bytes()
+    at = raw.index(b"M\x00\x02")  # BININT2 512: the array's shape
+    huge = b"\x8a\x06" + (9 * 2**40 // 4).to_bytes(6, "little")  # LONG1: 9 TiB / 4 bytes per float
+    (bomb / "fmnist_train.pkl").write_bytes(raw[:at] + huge + raw[at + 3:])
     return {"root": root, "victim": victim, "ckpt": ckpt, "toy": toy, "functa": functa, "binary": binary,
-            "before": snapshot(victim)}
+            "bomb": bomb, "before": snapshot(victim)}
 
 
 # (script module, argv with {placeholders}, text the error line must contain)
@@ -90,6 +98,7 @@ CASES = [
     ("functaset.classifier", ["-p", "{functa}", "--lr", "nan"], "positive finite"),
     ("functaset.classifier", ["-p", "{functa}", "--dropout", "1"], "in [0, 1)"),
     ("functaset.classifier", ["-p", "{functa}", "--epochs", "-2"], "positive integer"),
+    ("functaset.classifier", ["-p", "{bomb}", "--logdir", "{new}"], "refused to load"),
     ("functaset.attack", ["-m", "{ckpt}", "-p", "{functa}", "--epsilons", "nan"], "positive finite"),
     ("functaset.attack", ["-m", "{ckpt}", "-p", "{functa}", "--epsilons", "1e-4", "inf"], "positive finite"),
     ("functaset.attack", ["-m", "{ckpt}", "-p", "{functa}", "--steps", "0"], "positive integer"),
@@ -114,7 +123,8 @@ CASES = [
 def test_bad_input_is_one_line_and_exit_2(world, module, argv, expected, capfd, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # default run directories land here
     places = {"root": world["root"], "victim": world["victim"], "ckpt": world["ckpt"], "toy": world["toy"],
-              "functa": world["functa"], "binary": world["binary"], "new": tmp_path / "new_run"}
+              "functa": world["functa"], "binary": world["binary"], "bomb": world["bomb"],
+              "new": tmp_path / "new_run"}
     argv = [a.format(**places) for a in argv]
     if "--device" not in argv:
         argv += ["--device", "cpu"]
