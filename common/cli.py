@@ -24,6 +24,7 @@ import torch
 
 from .device import Precision, choose_precision, resolve_device, seed_everything
 from .distributed import DistInfo, cleanup_distributed, init_distributed
+from .errors import UserError
 from .rundir import RunDir
 
 
@@ -128,13 +129,16 @@ def setup_run(args: argparse.Namespace, assignment: str, *, write: bool = True,
     Prefer :func:`run_context`, which also tears the run down on every exit path.
     ``resume_run``: see :meth:`RunDir.create`.
     """
+    resume = getattr(args, "resume", None) or None
+    if resume and not Path(resume).is_file():  # before anything is created
+        raise UserError(f"checkpoint not found: {resume} (check the path given to --resume)")
     device = resolve_device(getattr(args, "device", "auto"))
     dist_info, device = init_distributed(device)
     seed_everything(getattr(args, "seed", 0))  # same seed on every rank: identical initial weights
     precision = choose_precision(device, amp=getattr(args, "amp", False))
     try:
-        run = RunDir.create(assignment, getattr(args, "logdir", None), resume=getattr(args, "resume", None) or None,
-                            resume_run=resume_run, writes=write and dist_info.is_main)
+        run = RunDir.create(assignment, getattr(args, "logdir", None), resume=resume, resume_run=resume_run,
+                            writes=write and dist_info.is_main)
     except BaseException:
         cleanup_distributed()
         raise
