@@ -1,0 +1,154 @@
+"""Batched, per-sample image augmentation on the training device (no per-image Python).
+
+Every image in a batch draws its own parameters as (B,)-shaped tensors.  Geometry
+(crops, flips, rotations, zooms, shifts) is a (B, 2, 3) affine matrix per image in
+``F.affine_grid`` coordinates (x and y in [-1, 1], y down; align_corners=False, so
+pixel p of an n-pixel side sits at (2p + 1) / n - 1) and is applied in one
+``F.grid_sample`` call; colour is broadcast tensor arithmetic.  That is airbench's and
+SimCLR's recipe without the public-solution bug of augmenting a whole batch the same way.
+
+Users: ``autoencoders/augment.py`` (SimCLR views, light supervised augmentation) and
+``miniplaces/device_data.py`` (the CS 771 course augmentation on a resident dataset).
+Every sampler takes an optional ``generator`` (on the images' device) so a caller can
+seed each batch itself; without one, torch's global RNG is used.
+Images are float in [0, 1], shape (B, C, H, W), unless a function says otherwise.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def uniform(b: int, lo: float, hi: float, device, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(B,) samples of U[lo, hi)."""
+    return torch.empty(b, device=device).uniform_(lo, hi, generator=generator)
+
+
+def coin(b: int, p: float, device, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(B,) booleans, each True with probability ``p``."""
+    return torch.rand(b, device=device, generator=generator) < p
+
+
+def homogeneous(theta: torch.Tensor) -> torch.Tensor:
+    """(B, 2, 3) affine matrices -> (B, 3, 3), so maps compose with ``@`` (one resampling, no double blur)."""
+    pad = torch.tensor([0.0, 0.0, 1.0], device=theta.device, dtype=theta.dtype).expand(theta.shape[0], 1, 3)
+    return torch.cat([theta, pad], 1)
+
+
+def resized_crop_theta(b: int, device, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3), flip: bool = True,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+    """(B, 2, 3) affine matrices of RandomResizedCrop (+ horizontal flip) in grid coordinates.
+
+    A crop covering fraction ``s`` of the area with aspect ``r`` has width sqrt(s r) and
+    height sqrt(s / r) (fractions of the image); its centre is drawn so the crop stays
+    inside the image.
+    """
+    g = generator
+    area = uniform(b, *scale, device, g)
+    log_r = uniform(b, math.log(ratio[0]), math.log(ratio[1]), device, g)
+    w = (area * log_r.exp()).sqrt().clamp(max=1.0)
+    h = (area / log_r.exp()).sqrt().clamp(max=1.0)
+    cx = (torch.rand(b, device=device, generator=g) * 2 - 1) * (1 - w)
+    cy = (torch.rand(b, device=device, generator=g) * 2 - 1) * (1 - h)
+    sign = torch.where(coin(b, 0.5, device, g), -1.0, 1.0) if flip else torch.ones(b, device=device)
+    theta = torch.zeros(b, 2, 3, device=device)
+    theta[:, 0, 0], theta[:, 0, 2] = w * sign, cx
+    theta[:, 1, 1], theta[:, 1, 2] = h, cy
+    return theta
+
+
+def affine_theta(b: int, device, degrees: float = 15.0, scale=(0.85, 1.1), translate: float = 0.1,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """(B, 2, 3) matrices of a random rotation, zoom and shift (digits: no flips)."""
+    g = generator
+    angle = uniform(b, -degrees, degrees, device, g) * (math.pi / 180)
+    zoom = 1.0 / uniform(b, *scale, device, g)  # sampling grid shrinks when the digit grows
+    cos, sin = angle.cos() * zoom, angle.sin() * zoom
+    theta = torch.stack([torch.stack([cos, -sin, uniform(b, -2 * translate, 2 * translate, device, g)], 1),
+                         torch.stack([sin, cos, uniform(b, -2 * translate, 2 * translate, device, g)], 1)], 1)
+    return theta  # (B, 2, 3)
+
+
+def rotation_theta(angle_deg: torch.Tensor, centre: float = 0.0) -> torch.Tensor:
+    """(B, 2, 3) matrices that sample an image rotated by ``angle_deg`` about (centre, centre).
+
+    Positive angles turn the content counter-clockwise on screen, as OpenCV's
+    ``getRotationMatrix2D`` + ``warpAffine`` do: output point p reads input point
+    c + R(p - c) with R = [[cos, -sin], [sin, cos]] (y down).
+    """
+    a = angle_deg * (math.pi / 180)
+    cos, sin = a.cos(), a.sin()
+    shift_x = centre - cos * centre + sin * centre
+    shift_y = centre - sin * centre - cos * centre
+    return torch.stack([torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1)  # (B, 2, 3)
+
+
+def warp(images: torch.Tensor, theta: torch.Tensor, size: tuple[int, int] | None = None,
+         padding_mode: str = "zeros") -> torch.Tensor:
+    """Resample every image through its own affine matrix into an output of ``size`` (default: the input's).
+
+    Bilinear, no antialiasing (like OpenCV's INTER_LINEAR).  ``padding_mode``: "zeros"
+    (black outside), "border" or "reflection" (mirror about the image edge).
+    """
+    b, c = images.shape[:2]
+    out_hw = list(size) if size is not None else list(images.shape[2:])
+    grid = F.affine_grid(theta.to(images.dtype), [b, c, *out_hw], align_corners=False)  # (B, h, w, 2)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
+
+
+def scale_channels(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Multiply channel c of image i by ``factors[i, c]`` and clip to [0, 1]."""
+    return (images * factors[:, :, None, None]).clamp_(0, 1)
+
+
+def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
+    """Per-channel ``(x - mean) / std``."""
+    mean = torch.as_tensor(mean, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
+    std = torch.as_tensor(std, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
+    return (images - mean) / std
+
+
+def _gray(images: torch.Tensor) -> torch.Tensor:
+    """ITU-R 601 luma, (B, 1, H, W)."""
+    weights = torch.tensor([0.299, 0.587, 0.114], device=images.device, dtype=images.dtype)
+    return (images * weights.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+
+
+def _hue_matrices(shift: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 3) RGB matrices rotating hue by ``shift`` turns (a rotation of the YIQ chroma plane)."""
+    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
+                          device=shift.device)
+    angle = shift * 2 * math.pi
+    rot = torch.zeros(len(shift), 3, 3, device=shift.device)
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2] = angle.cos(), -angle.sin()
+    rot[:, 2, 1], rot[:, 2, 2] = angle.sin(), angle.cos()
+    return torch.linalg.inv(to_yiq) @ rot @ to_yiq
+
+
+def color_jitter(images: torch.Tensor, strength: float = 0.5, p: float = 0.8, gray_p: float = 0.2,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """SimCLR colour distortion with per-image factors: brightness, contrast, saturation, hue, grayscale.
+
+    ``strength`` s gives brightness/contrast/saturation factors in [1 - 0.8s, 1 + 0.8s]
+    and hue shifts in [-0.2s, 0.2s], applied to a random fraction ``p`` of the images.
+    """
+    b, dev, g = images.shape[0], images.device, generator
+    apply = coin(b, p, dev, g).to(images.dtype).view(b, 1, 1, 1)  # (B, 1, 1, 1) 0/1
+    k = 0.8 * strength
+
+    def factor():
+        return 1 + apply * (uniform(b, -k, k, dev, g).view(b, 1, 1, 1))
+
+    out = images * factor()  # brightness
+    mean = _gray(out).mean(dim=(2, 3), keepdim=True)  # (B, 1, 1, 1)
+    out = (out - mean) * factor() + mean  # contrast
+    gray = _gray(out)
+    out = (out - gray) * factor() + gray  # saturation
+    hue = uniform(b, -0.2 * strength, 0.2 * strength, dev, g) * apply.view(b)
+    out = torch.einsum("bij,bjhw->bihw", _hue_matrices(hue).to(out.dtype), out)
+    to_gray = coin(b, gray_p, dev, g).to(out.dtype).view(b, 1, 1, 1)
+    out = to_gray * _gray(out).expand_as(out) + (1 - to_gray) * out
+    return out.clamp(0, 1)

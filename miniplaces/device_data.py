@@ -1,0 +1,212 @@
+"""MiniPlaces resident on the training device, augmented a whole batch at a time (``--data-on-device``).
+
+The decoded uint8 cache (:mod:`miniplaces.cache`, images after the course's Scale(S))
+is held on the GPU, or in pinned host memory when it does not fit (uint8 batches are
+then gathered there and copied).  Each training batch gets the course augmentation of
+``custom_transforms.get_train_transforms`` with per-sample parameters in the same
+ranges -- horizontal flip (p = 0.5), per-channel colour factors in [0.85, 1.15],
+rotation in [-15, 15] degrees about OpenCV's centre, an Inception crop (area [0.25, 1],
+aspect [3/4, 4/3], integer box, 10 tries, else the whole image) resized to the crop
+size -- as ONE affine ``grid_sample`` (flip, rotation and crop composed), then colour
+scaling and ImageNet normalisation.  Validation is the course's centre crop, an exact
+integer slice of the cache.
+
+Differences from the JPEG path, by design: one bilinear resampling instead of three
+(less blur), reflection at the border instead of OpenCV's BORDER_REFLECT_101 (a half
+pixel apart), colour applied after the warp without rounding to uint8, and bilinear
+interpolation only.  Batches are seeded per (seed, epoch, batch, rank): the
+augmentation is reproducible, independent of the model's RNG use, and a resumed run
+draws exactly what the uninterrupted one did.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from common.augment import coin, homogeneous, normalize, rotation_theta, scale_channels, uniform, warp
+from common.data import DeviceBatches
+from common.distributed import DistInfo
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+HOST_RESERVE_BYTES = 4 * 2**30  # GPU memory left for the model when deciding where the data lives
+
+
+@dataclass
+class AugmentParams:
+    """Per-sample course-augmentation parameters, all (B,)-shaped except ``colour`` (B, 3)."""
+
+    flip: torch.Tensor     # bool
+    colour: torch.Tensor   # per-channel factors
+    angle: torch.Tensor    # degrees, counter-clockwise on screen
+    x: torch.Tensor        # crop box in pixels of the S x S image (float tensors holding integers)
+    y: torch.Tensor
+    w: torch.Tensor
+    h: torch.Tensor
+
+
+def sample_params(b: int, side: int, device, generator=None, *, color_range: float = 0.15, degrees: float = 15.0,
+                  area=(0.25, 1.0), ratio=(3 / 4, 4 / 3), tries: int = 10) -> AugmentParams:
+    """Draw the course's RandomHorizontalFlip, RandomColor, RandomRotate and RandomSizedCrop parameters."""
+    g = generator
+    flip = coin(b, 0.5, device, g)
+    colour = uniform(b * 3, 1 - color_range, 1 + color_range, device, g).view(b, 3)
+    angle = uniform(b, -degrees, degrees, device, g)
+    # RandomSizedCrop: up to `tries` (area, aspect) draws per image, the first that fits wins.
+    target = uniform(b * tries, *area, device, g).view(b, tries) * side * side
+    aspect = uniform(b * tries, math.log(ratio[0]), math.log(ratio[1]), device, g).view(b, tries).exp()
+    cw, ch = (target * aspect).sqrt().round(), (target / aspect).sqrt().round()  # (B, tries)
+    fits = (cw > 0) & (cw <= side) & (ch > 0) & (ch <= side)
+    first = fits.int().argmax(1, keepdim=True)  # (B, 1): index of the first fitting try
+    found = fits.any(1)
+    w = torch.where(found, cw.gather(1, first).squeeze(1), float(side))  # fallback: the whole image
+    h = torch.where(found, ch.gather(1, first).squeeze(1), float(side))
+    x = (torch.rand(b, device=device, generator=g) * (side - w + 1)).floor().clamp(max=side - w)
+    y = (torch.rand(b, device=device, generator=g) * (side - h + 1)).floor().clamp(max=side - h)
+    return AugmentParams(flip, colour, angle, x, y, w, h)
+
+
+def identity_params(b: int, side: int, device) -> AugmentParams:
+    """No flip, colour 1, no rotation, the whole image: augmentation switched off."""
+    zeros = torch.zeros(b, device=device)
+    full = torch.full((b,), float(side), device=device)
+    return AugmentParams(zeros.bool(), torch.ones(b, 3, device=device), zeros, zeros, zeros, full, full)
+
+
+def params_theta(p: AugmentParams, side: int) -> torch.Tensor:
+    """(B, 2, 3) sampling matrix: output -> crop box -> un-rotate -> un-flip, in grid coordinates.
+
+    Pixel box [x, x + w) of an S-pixel side spans grid [2x/S - 1, 2(x + w)/S - 1]; the
+    course rotates about OpenCV's centre, pixel S/2, i.e. grid point 1/S.
+    """
+    b = p.angle.shape[0]
+    crop = torch.zeros(b, 2, 3, device=p.angle.device)
+    crop[:, 0, 0], crop[:, 0, 2] = p.w / side, (2 * p.x + p.w) / side - 1
+    crop[:, 1, 1], crop[:, 1, 2] = p.h / side, (2 * p.y + p.h) / side - 1
+    rotate = rotation_theta(p.angle, centre=1.0 / side)
+    flip = torch.zeros(b, 2, 3, device=p.angle.device)
+    flip[:, 0, 0], flip[:, 1, 1] = torch.where(p.flip, -1.0, 1.0), 1.0
+    return (homogeneous(flip) @ homogeneous(rotate) @ homogeneous(crop))[:, :2]  # (B, 2, 3)
+
+
+def augment(images: torch.Tensor, p: AugmentParams, size: int) -> torch.Tensor:
+    """uint8 (B, 3, S, S) -> normalised float (B, 3, size, size) with the given per-sample parameters."""
+    side = images.shape[-1]
+    x01 = images.float().div_(255)
+    out = warp(x01, params_theta(p, side), size=(size, size), padding_mode="reflection")  # (B, 3, size, size)
+    return normalize(scale_channels(out, p.colour), IMAGENET_MEAN, IMAGENET_STD)
+
+
+def centre_crop(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (B, 3, S, S) -> normalised float (B, 3, size, size): the course's CenterCrop, exactly."""
+    top = max(0, (images.shape[-1] - size) // 2)
+    crop = images[:, :, top:top + size, top:top + size]
+    return normalize(crop.float().div_(255), IMAGENET_MEAN, IMAGENET_STD)
+
+
+class CourseAugment:
+    """Training transform of the resident batches: fresh per-sample parameters per call."""
+
+    def __init__(self, size: int, enabled: bool = True):
+        self.size, self.enabled = size, enabled
+
+    def __call__(self, images: torch.Tensor, generator=None) -> torch.Tensor:
+        b, side = images.shape[0], images.shape[-1]
+        p = sample_params(b, side, images.device, generator) if self.enabled else identity_params(b, side, images.device)
+        return augment(images, p, self.size)
+
+
+class CentreCrop:
+    def __init__(self, size: int):
+        self.size = size
+
+    def __call__(self, images: torch.Tensor, generator=None) -> torch.Tensor:
+        return centre_crop(images, self.size)
+
+
+def batch_seed(seed: int, epoch: int, batch: int, rank: int) -> int:
+    """A 63-bit seed per (run seed, epoch, global batch index, rank)."""
+    digest = hashlib.blake2b(f"{seed}/{epoch}/{batch}/{rank}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
+
+
+class ResidentBatches(DeviceBatches):
+    """:class:`common.data.DeviceBatches` over a resident uint8 split, with per-batch seeded transforms.
+
+    ``images`` live on ``device`` or in (pinned) host memory; labels on ``device``.
+    ``transform(uint8 batch on device, generator) -> float batch``.  Order, DDP
+    sharding, dropping the partial last training batch and mid-epoch resume come from
+    DeviceBatches (its ShardedSampler); the generator is reseeded per batch.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *, train: bool, transform,
+                 device: torch.device, seed: int = 0, dist_info: DistInfo | None = None):
+        info = dist_info or DistInfo()
+        super().__init__(images, labels.to(device), batch_size, train=train, transform=transform, seed=seed,
+                         dist_info=info)
+        self.device, self.seed, self.rank = device, seed, info.rank
+
+    def _gather(self, chunk: torch.Tensor) -> torch.Tensor:
+        if self.x.device == self.device:
+            return self.x[chunk]
+        pinned = self.device.type == "cuda"
+        buf = torch.empty((len(chunk), *self.x.shape[1:]), dtype=self.x.dtype, pin_memory=pinned)
+        torch.index_select(self.x, 0, chunk, out=buf)
+        return buf.to(self.device, non_blocking=pinned)
+
+    def __iter__(self):
+        if self.sampler is not None:  # ShardedSampler: epoch and resume position set by the engine
+            index, epoch, first = torch.tensor(list(self.sampler), dtype=torch.int64), self.sampler.epoch, \
+                self.sampler.skip_batches
+        else:
+            index, epoch, first = self.eval_index, 0, 0
+        generator = torch.Generator(device=self.device)
+        for i, chunk in enumerate(index.split(self.local_batch)):
+            generator.manual_seed(batch_seed(self.seed, epoch, first + i, self.rank))
+            images = self._gather(chunk.to(self.x.device))
+            yield self.transform(images, generator), self.y[chunk.to(self.device)]
+
+
+def place(images: np.ndarray, device: torch.device, chunk: int = 4096) -> torch.Tensor:
+    """Copy a (memory-mapped) uint8 array onto ``device``, or into pinned host memory when it does not fit."""
+    where = device
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        where = device if images.nbytes + HOST_RESERVE_BYTES <= free else torch.device("cpu")
+    out = torch.empty(images.shape, dtype=torch.uint8, device=where,
+                      pin_memory=where.type == "cpu" and device.type == "cuda")
+    for start in range(0, len(images), chunk):
+        out[start:start + chunk].copy_(torch.from_numpy(np.array(images[start:start + chunk])))
+    return out
+
+
+def resident_loaders(args, ctx, *, val_batch_size: int | None = None):
+    """Training and validation :class:`ResidentBatches` for miniplaces/main.py ``--data-on-device``.
+
+    Rank 0 builds a missing or stale cache; the other DDP ranks wait for it, then load it.
+    """
+    from common.distributed import barrier
+    from miniplaces.cache import ensure_cache
+
+    side = round(args.image_size * 144 / 128)
+    loaders = []
+    for split, train in (("train", True), ("val", False)):
+        if ctx.dist.is_main:
+            images, labels = ensure_cache(args.data_folder, split, side, args.num_classes, quiet=args.quiet)
+        barrier()
+        if not ctx.dist.is_main:
+            images, labels = ensure_cache(args.data_folder, split, side, args.num_classes, build=False)
+        x = place(images, ctx.device)
+        transform = CourseAugment(args.image_size) if train else CentreCrop(args.image_size)
+        batch = args.batch_size if train else (val_batch_size or args.batch_size)
+        loaders.append(ResidentBatches(x, torch.from_numpy(labels), batch, train=train, transform=transform,
+                                       device=ctx.device, seed=args.seed, dist_info=ctx.dist))
+        if ctx.dist.is_main and not args.quiet:
+            print(f"{split}: {len(labels)} images of 3x{side}x{side} uint8 resident on "
+                  f"{'pinned host memory' if x.device != ctx.device else x.device} "
+                  f"({x.numel() / 2**20:.0f} MiB)", flush=True)
+    return tuple(loaders)
