@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--num-classes", type=positive_int, default=100, help="number of classes (default: 100)")
     data.add_argument("--image-size", type=positive_int, default=128,
                       help="crop size (course: 128; smaller only for quick toy runs); resize = size * 144/128")
+    data.add_argument("--data-on-device", action="store_true",
+                      help="fast path: train from the decoded uint8 cache (python -m miniplaces.cache, built on "
+                           "first use) held on the GPU (pinned host memory if it does not fit), with the course "
+                           "augmentation applied to whole batches there; -j is then unused (default: off)")
     add_engine_args(p, resume=True)
     return p
 
@@ -192,7 +196,11 @@ def run(args: argparse.Namespace, ctx, train_set, val_set, eval_only: bool) -> d
     data = data_label(args.data_folder)
     loader = lambda ds, is_train: make_loader(ds, args.batch_size, train=is_train, seed=args.seed,  # noqa: E731
                                               workers=args.workers, dist_info=ctx.dist, device=ctx.device)
-    train_loader, val_loader = loader(train_set, True), loader(val_set, False)
+    if args.data_on_device:  # decoded cache resident on the device, batched augmentation (device_data.py)
+        from miniplaces.device_data import resident_loaders
+        train_loader, val_loader = resident_loaders(args, ctx)
+    else:
+        train_loader, val_loader = loader(train_set, True), loader(val_set, False)
     model = build_model(args, args.num_classes)
     arch = arch_name(args)
     if args.init:

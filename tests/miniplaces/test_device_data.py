@@ -1,0 +1,258 @@
+"""--data-on-device: the decoded cache, and the resident batches against the JPEG path.
+
+Equivalence tolerances (pixel levels of 0..255; the JPEG path is the reference):
+validation (Scale + centre crop): exact; training with augmentation off: <= 1 level
+(OpenCV's fixed-point resize vs grid_sample's float bilinear); the same parameters
+replayed through OpenCV's flip / colour / rotate / crop+resize chain: mean <= 3 levels
+per image (three resamplings there, one here; measured ~1.5 at 128 px).
+"""
+import os
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import miniplaces.custom_transforms as ct
+from common.distributed import DistInfo
+from common.errors import UserError
+from miniplaces.cache import cache_paths, ensure_cache
+from miniplaces.custom_dataloader import MiniPlacesLoader
+from miniplaces.device_data import (IMAGENET_STD, CentreCrop, CourseAugment, ResidentBatches, augment, centre_crop,
+                                    identity_params, sample_params)
+
+SIDE, SIZE = 36, 32  # toy images are 32 px; main.py --image-size 32 caches at round(32 * 144 / 128) = 36
+LEVEL = 1 / 255
+STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+
+@pytest.fixture
+def data(toy_root, tmp_path):
+    """A private copy of the toy folder (the cache is written beside the data)."""
+    return shutil.copytree(toy_root, tmp_path / "toy")
+
+
+class IdentityRandom:
+    """Stands in for ``random`` in custom_transforms: every random transform becomes the identity."""
+
+    def random(self):
+        return 0.99  # no flip
+
+    def uniform(self, a, b):
+        return 0.0 if a < 0 < b else 1.0  # rotation 0, log-aspect 0; colour factor 1, crop area 1
+
+    def randint(self, a, b):
+        return a
+
+    def choice(self, seq):
+        return cv2.INTER_LINEAR if cv2.INTER_LINEAR in seq else seq[0]
+
+
+def pixel_levels(a, b):
+    """|a - b| of two normalised batches in pixel levels."""
+    return (a - b).abs() * STD * 255
+
+
+def test_cache_holds_the_scaled_images_and_labels_and_is_reused(data):
+    images, labels = ensure_cache(data, "train", SIDE, 4, quiet=True)
+    ds = MiniPlacesLoader(data, "train", None, 4)
+    assert images.shape == (len(ds), 3, SIDE, SIDE) and images.dtype == np.uint8
+    assert labels.tolist() == [label for _, label in ds.entries]
+    for i in (0, len(ds) - 1):
+        ref = cv2.resize(ds.load_image(i), (SIDE, SIDE), interpolation=cv2.INTER_LINEAR)  # (H, W, 3)
+        assert np.array_equal(images[i], ref.transpose(2, 0, 1))
+    meta = cache_paths(data, "train", SIDE)["meta"]
+    stamp = meta.stat().st_mtime_ns
+    ensure_cache(data, "train", SIDE, 4, quiet=True)
+    assert meta.stat().st_mtime_ns == stamp  # current: not rebuilt
+
+
+def test_cache_is_rebuilt_when_the_list_or_an_image_changes(data):
+    ensure_cache(data, "train", SIDE, 4, quiet=True)
+    label_file = data / "train.txt"
+    lines = label_file.read_text().splitlines()
+    label_file.write_text("\n".join(lines[:-1]) + "\n")
+    images, labels = ensure_cache(data, "train", SIDE, 4, quiet=True)
+    assert len(images) == len(labels) == len(lines) - 1
+    first = data / "images" / lines[0].split()[0]
+    img = cv2.imread(str(first))
+    cv2.imwrite(str(first), 255 - img)
+    os.utime(first, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns + 10**9))
+    images, _ = ensure_cache(data, "train", SIDE, 4, quiet=True)
+    expected = cv2.resize(cv2.cvtColor(cv2.imread(str(first)), cv2.COLOR_BGR2RGB), (SIDE, SIDE))
+    assert np.array_equal(images[0], expected.transpose(2, 0, 1))
+
+
+def test_cache_names_an_undecodable_image_and_leaves_no_valid_cache(data):
+    rel = (data / "val.txt").read_text().split()[0]
+    (data / "images" / rel).write_bytes(b"not a jpeg")
+    with pytest.raises(UserError, match="cannot decode image .*line 1"):
+        ensure_cache(data, "val", SIDE, 4, quiet=True)
+    assert not cache_paths(data, "val", SIDE)["meta"].exists()
+    with pytest.raises(UserError, match="missing or stale"):
+        ensure_cache(data, "val", SIDE, 4, build=False)
+
+
+def test_validation_batches_equal_the_jpeg_val_transform_exactly(data, monkeypatch):
+    monkeypatch.setattr(ct, "random", IdentityRandom())
+    images, _ = ensure_cache(data, "val", SIDE, 4, quiet=True)
+    ds = MiniPlacesLoader(data, "val", ct.get_val_transforms(SIZE, SIDE), 4)
+    ref = torch.stack([ds[i][0] for i in range(len(ds))])
+    assert torch.equal(centre_crop(torch.from_numpy(np.array(images)), SIZE), ref)
+
+
+def test_training_batches_without_augmentation_match_the_jpeg_path(data, monkeypatch):
+    monkeypatch.setattr(ct, "random", IdentityRandom())
+    images, _ = ensure_cache(data, "train", SIDE, 4, quiet=True)
+    ds = MiniPlacesLoader(data, "train", ct.get_train_transforms(SIZE, SIDE), 4)
+    ref = torch.stack([ds[i][0] for i in range(len(ds))])
+    x = torch.from_numpy(np.array(images))
+    out = CourseAugment(SIZE, enabled=False)(x)
+    assert out.shape == ref.shape == (len(ds), 3, SIZE, SIZE)
+    assert pixel_levels(out, ref).max() <= 1.0
+
+
+def opencv_chain(img, p, i, size):
+    """The course's flip, colour, rotation and crop+resize with sample i's parameters (HWC uint8)."""
+    side = img.shape[0]
+    if p.flip[i]:
+        img = np.ascontiguousarray(img[:, ::-1])
+    img = np.clip(img.astype(np.float32) * p.colour[i].numpy(), 0, 255).astype(np.uint8)
+    matrix = cv2.getRotationMatrix2D((side / 2, side / 2), float(p.angle[i]), 1.0)
+    img = cv2.warpAffine(img, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    x, y, w, h = (int(v[i]) for v in (p.x, p.y, p.w, p.h))
+    return cv2.resize(img[y:y + h, x:x + w], (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def test_replayed_parameters_match_the_opencv_chain(data):
+    images, _ = ensure_cache(data, "train", SIDE, 4, quiet=True)
+    x = torch.from_numpy(np.array(images))
+    p = sample_params(len(x), SIDE, "cpu", torch.Generator().manual_seed(0))
+    assert p.flip.any() and not p.flip.all()
+    out = augment(x, p, SIZE)
+    ref = torch.stack([ct.Normalize()(ct.ToTensor()(opencv_chain(images[i].transpose(1, 2, 0), p, i, SIZE)))
+                       for i in range(len(x))])
+    per_image = pixel_levels(out, ref).flatten(1).mean(1)
+    assert per_image.max() <= 3.0
+    p.angle = -p.angle  # a wrong rotation sign would be far off: the comparison can fail
+    assert pixel_levels(augment(x, p, SIZE), ref).flatten(1).mean(1).max() > 3.0
+
+
+def test_parameters_stay_in_the_course_ranges_and_differ_per_sample():
+    n, side = 4000, 144
+    p = sample_params(n, side, "cpu", torch.Generator().manual_seed(1))
+    assert 0.45 < p.flip.float().mean() < 0.55
+    assert 0.85 <= p.colour.min() < 0.851 and 1.149 < p.colour.max() <= 1.15
+    assert -15 <= p.angle.min() < -14.9 and 14.9 < p.angle.max() <= 15
+    area, aspect = p.w * p.h / side**2, p.w / p.h
+    assert area.min() >= 0.25 - 0.02 and area.max() <= 1.0  # (rounding to whole pixels)
+    assert aspect.min() >= 0.75 - 0.02 and aspect.max() <= 4 / 3 + 0.02
+    assert (p.x >= 0).all() and (p.y >= 0).all() and (p.x + p.w <= side).all() and (p.y + p.h <= side).all()
+    assert torch.equal(p.x, p.x.round()) and torch.equal(p.w, p.w.round())
+    assert p.w.unique().numel() > 50 and p.angle.unique().numel() > n * 0.99
+
+
+def resident(x, y, batch, train=True, seed=0, rank=0, world=1, transform=None):
+    transform = transform or (CourseAugment(SIZE) if train else CentreCrop(SIZE))
+    return ResidentBatches(x, y, batch, train=train, transform=transform, device=torch.device("cpu"), seed=seed,
+                           dist_info=DistInfo(rank=rank, world_size=world))
+
+
+def epoch_batches(loader, epoch, skip=0):
+    loader.sampler.set_epoch(epoch, skip)
+    return list(loader)
+
+
+def test_resident_batches_are_seeded_per_sample_per_epoch_and_resumable():
+    same = torch.full((40, 3, SIDE, SIDE), 128, dtype=torch.uint8)
+    same[:, :, :, : SIDE // 2] = 30  # one image, 40 times: any difference is augmentation
+    y = torch.arange(40)
+    loader = resident(same, y, 8)
+    first = epoch_batches(loader, 0)
+    assert len(first) == len(loader) == 5
+    images = first[0][0]
+    assert (images - images[:1]).flatten(1).abs().mean(1)[1:].min() > 1e-3  # every sample its own parameters
+    again = epoch_batches(resident(same, y, 8), 0)
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first, again))  # seeded
+    later = epoch_batches(loader, 1)
+    assert not torch.equal(first[0][1], later[0][1])  # new order
+    assert not torch.equal(first[0][0], later[0][0])  # new parameters
+    resumed = epoch_batches(loader, 0, skip=2)
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first[2:], resumed))
+
+
+def test_two_ranks_split_each_global_batch_and_draw_different_parameters():
+    x = torch.full((32, 3, SIDE, SIDE), 100, dtype=torch.uint8)
+    x[:, 0, :, : SIDE // 3] = 250
+    y = torch.arange(32)
+    one = epoch_batches(resident(x, y, 8), 0)
+    ranks = [epoch_batches(resident(x, y, 8, rank=r, world=2), 0) for r in (0, 1)]
+    for b, (r0, r1) in zip(one, zip(*ranks)):
+        assert torch.equal(torch.cat([r0[1], r1[1]]), b[1])  # the same global batch, halved
+        assert not torch.allclose(r0[0], r1[0])
+
+
+def test_validation_batches_cover_the_split_once_in_order():
+    x = torch.randint(0, 256, (10, 3, SIDE, SIDE), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    loader = resident(x, torch.arange(10), 4, train=False)
+    batches = list(loader)
+    assert [len(b[1]) for b in batches] == [4, 4, 2]
+    assert torch.equal(torch.cat([b[1] for b in batches]), torch.arange(10))
+    assert torch.equal(torch.cat([b[0] for b in batches]), centre_crop(x, SIZE))
+
+
+def tiny_trainer(x, y, run_path, step_fn=None):
+    from common.engine import EngineConfig, Trainer, classification_step
+    from common.rundir import RunDir
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.Dropout(0.2),
+                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    cfg = EngineConfig(epochs=2, warmup_epochs=1, clip_grad=1.0, print_freq=2, quiet=True)
+    return Trainer(model, opt, resident(x, y, 8), resident(x, y, 8, train=False), device=torch.device("cpu"),
+                   run=RunDir(run_path, resuming=True), cfg=cfg, step_fn=step_fn or classification_step,
+                   eval_step_fn=classification_step, arch="tiny")
+
+
+def test_a_run_stopped_mid_epoch_resumes_bit_exactly(data, tmp_path):
+    import signal
+
+    from common.engine import StopRequested, classification_step
+
+    images, labels = ensure_cache(data, "train", SIDE, 4, quiet=True)
+    x, y = torch.from_numpy(np.array(images)), torch.from_numpy(labels)
+    full = tiny_trainer(x, y, tmp_path / "full")
+    full.fit()
+    calls = {"n": 0}
+
+    def kill_at_step_3_of_epoch_1(model, batch):  # 2 batches per epoch (16 images, batch 8, drop last)
+        calls["n"] += 1
+        if calls["n"] == len(full.train_loader) + 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return classification_step(model, batch)
+
+    with pytest.raises(StopRequested):
+        tiny_trainer(x, y, tmp_path / "killed", kill_at_step_3_of_epoch_1).fit()
+    resumed = tiny_trainer(x, y, tmp_path / "killed")
+    torch.manual_seed(99)  # disturb the global RNG: resume must not depend on it
+    resumed.resume(tmp_path / "killed" / "models" / "checkpoint.pth.tar")
+    assert (resumed.start_epoch, resumed.start_step) == (1, 1)
+    resumed.fit()
+    for a, b in zip(full.module.parameters(), resumed.module.parameters()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.slow
+def test_short_toy_training_lands_in_the_jpeg_paths_accuracy_band(tmp_path):
+    from miniplaces import main as mp_main
+    from miniplaces.toy_data import make_toy_miniplaces
+
+    root = make_toy_miniplaces(tmp_path / "toy", classes=4, train_per_class=32, val_per_class=10, size=32, seed=1)
+    flags = [str(root), "--num-classes", "4", "--image-size", "32", "-b", "16", "-j", "0", "--epochs", "5",
+             "--lr", "0.05", "--warmup", "1", "--quiet", "--device", "cpu"]
+    jpeg = mp_main.main([*flags, "--logdir", str(tmp_path / "jpeg")])
+    device = mp_main.main([*flags, "--logdir", str(tmp_path / "device"), "--data-on-device"])
+    assert jpeg["val_acc1"] >= 60 and device["val_acc1"] >= 60  # chance: 25%
+    assert abs(jpeg["val_acc1"] - device["val_acc1"]) <= 20
