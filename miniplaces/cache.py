@@ -5,8 +5,8 @@
 
 For each split it writes, under ``DATA/cache/``::
 
-    <split>_<size>.npy          (N, 3, S, S) uint8 RGB: every listed image after the course's
-                                Scale(S) (OpenCV INTER_LINEAR), in label-file order
+    <split>_<size>.npy          (N, S, S, 3) uint8 RGB (OpenCV's layout): every listed image after
+                                the course's Scale(S) (INTER_LINEAR), in label-file order
     <split>_<size>.labels.npy   (N,) int64 labels
     <split>_<size>.json         what it was built from: image count, SHA-256 of the label
                                 file, total bytes and newest mtime of the listed images
@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 CACHE_DIR = "cache"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: (N, S, S, 3)
 
 
 def cache_paths(root, split: str, size: int) -> dict[str, Path]:
@@ -54,7 +54,7 @@ def source_signature(root, split: str, size: int, entries: list[tuple[str, int]]
 
 
 def _decode(path: Path, size: int, line: int, label_file: Path):
-    """One image as (3, S, S) uint8 RGB after Scale(S) (+ centre crop when not square)."""
+    """One image as (S, S, 3) uint8 RGB after Scale(S) (+ centre crop when not square)."""
     import cv2
     import numpy as np
 
@@ -70,7 +70,7 @@ def _decode(path: Path, size: int, line: int, label_file: Path):
         h, w = img.shape[:2]
     y, x = (h - size) // 2, (w - size) // 2
     img = cv2.cvtColor(img[y:y + size, x:x + size], cv2.COLOR_BGR2RGB)
-    return np.ascontiguousarray(img.transpose(2, 0, 1))  # (H, W, 3) -> (3, S, S)
+    return img
 
 
 def _write_images(tmp: str, root: Path, split: str, size: int, entries, workers: int, quiet: bool) -> None:
@@ -81,7 +81,7 @@ def _write_images(tmp: str, root: Path, split: str, size: int, entries, workers:
 
     from common.progress import progress
 
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(entries), 3, size, size))
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(entries), size, size, 3))
     label_file = root / f"{split}.txt"
     chunks = [range(i, min(i + 256, len(entries))) for i in range(0, len(entries), 256)]
 
@@ -139,7 +139,7 @@ def is_current(paths: dict[str, Path], signature: dict) -> bool:
     except (OSError, ValueError):
         return False
     n, s = signature["count"], signature["size"]
-    return images.shape == (n, 3, s, s) and images.dtype == np.uint8 and labels.shape == (n,)
+    return images.shape == (n, s, s, 3) and images.dtype == np.uint8 and labels.shape == (n,)
 
 
 def ensure_cache(root, split: str, size: int, num_classes: int = 100, *, workers: int | None = None,
@@ -196,7 +196,7 @@ def main(argv=None) -> None:
         for split in args.splits:
             images, labels = ensure_cache(args.data_folder, split, args.size, args.num_classes,
                                           workers=args.workers, quiet=args.quiet)
-            print(f"{split}: {images.shape[0]} images of 3x{args.size}x{args.size} "
+            print(f"{split}: {images.shape[0]} images of {args.size}x{args.size}x3 "
                   f"({images.nbytes / 2**20:.0f} MiB) in {cache_paths(args.data_folder, split, args.size)['images']}")
 
     run()

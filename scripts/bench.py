@@ -3,6 +3,7 @@
     python scripts/bench.py conv          # custom unfold conv vs F.conv2d (miniplaces)
     python scripts/bench.py functa        # batched vs per-image functa fitting, attack sweep
     python scripts/bench.py contrastive   # contrastive pre-training images/s (autoencoders)
+    python scripts/bench.py loader        # MiniPlaces batches/s: JPEG path -j 0/2/4 vs --data-on-device
     python scripts/bench.py all
 
 Each benchmark lives beside the code it measures (``<package>/bench.py``, function
@@ -18,6 +19,7 @@ BENCHMARKS = {
     "conv": "miniplaces.bench",
     "functa": "functaset.bench",
     "contrastive": "autoencoders.bench",
+    "loader": "miniplaces.bench_loader",
 }
 
 

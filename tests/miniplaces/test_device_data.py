@@ -57,11 +57,11 @@ def pixel_levels(a, b):
 def test_cache_holds_the_scaled_images_and_labels_and_is_reused(data):
     images, labels = ensure_cache(data, "train", SIDE, 4, quiet=True)
     ds = MiniPlacesLoader(data, "train", None, 4)
-    assert images.shape == (len(ds), 3, SIDE, SIDE) and images.dtype == np.uint8
+    assert images.shape == (len(ds), SIDE, SIDE, 3) and images.dtype == np.uint8
     assert labels.tolist() == [label for _, label in ds.entries]
     for i in (0, len(ds) - 1):
         ref = cv2.resize(ds.load_image(i), (SIDE, SIDE), interpolation=cv2.INTER_LINEAR)  # (H, W, 3)
-        assert np.array_equal(images[i], ref.transpose(2, 0, 1))
+        assert np.array_equal(images[i], ref)
     meta = cache_paths(data, "train", SIDE)["meta"]
     stamp = meta.stat().st_mtime_ns
     ensure_cache(data, "train", SIDE, 4, quiet=True)
@@ -81,7 +81,7 @@ def test_cache_is_rebuilt_when_the_list_or_an_image_changes(data):
     os.utime(first, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns + 10**9))
     images, _ = ensure_cache(data, "train", SIDE, 4, quiet=True)
     expected = cv2.resize(cv2.cvtColor(cv2.imread(str(first)), cv2.COLOR_BGR2RGB), (SIDE, SIDE))
-    assert np.array_equal(images[0], expected.transpose(2, 0, 1))
+    assert np.array_equal(images[0], expected)
 
 
 def test_cache_names_an_undecodable_image_and_leaves_no_valid_cache(data):
@@ -108,9 +108,11 @@ def test_training_batches_without_augmentation_match_the_jpeg_path(data, monkeyp
     ds = MiniPlacesLoader(data, "train", ct.get_train_transforms(SIZE, SIDE), 4)
     ref = torch.stack([ds[i][0] for i in range(len(ds))])
     x = torch.from_numpy(np.array(images))
-    out = CourseAugment(SIZE, enabled=False)(x)
-    assert out.shape == ref.shape == (len(ds), 3, SIZE, SIZE)
-    assert pixel_levels(out, ref).max() <= 1.0
+    for kernel in ("grid_sample", "opencv"):
+        out = augment(x, identity_params(len(x), SIDE, "cpu"), SIZE, kernel)
+        assert out.shape == ref.shape == (len(ds), 3, SIZE, SIZE)
+        assert pixel_levels(out, ref).max() <= 1.001, kernel  # one level (float rounding aside)
+    assert torch.equal(CourseAugment(SIZE, enabled=False)(x), augment(x, identity_params(len(x), SIDE, "cpu"), SIZE))
 
 
 def opencv_chain(img, p, i, size):
@@ -130,13 +132,22 @@ def test_replayed_parameters_match_the_opencv_chain(data):
     x = torch.from_numpy(np.array(images))
     p = sample_params(len(x), SIDE, "cpu", torch.Generator().manual_seed(0))
     assert p.flip.any() and not p.flip.all()
-    out = augment(x, p, SIZE)
-    ref = torch.stack([ct.Normalize()(ct.ToTensor()(opencv_chain(images[i].transpose(1, 2, 0), p, i, SIZE)))
+    ref = torch.stack([ct.Normalize()(ct.ToTensor()(opencv_chain(images[i], p, i, SIZE)))
                        for i in range(len(x))])
-    per_image = pixel_levels(out, ref).flatten(1).mean(1)
-    assert per_image.max() <= 3.0
+    for kernel in ("grid_sample", "opencv"):
+        per_image = pixel_levels(augment(x, p, SIZE, kernel), ref).flatten(1).mean(1)
+        assert per_image.max() <= 3.0, kernel
     p.angle = -p.angle  # a wrong rotation sign would be far off: the comparison can fail
     assert pixel_levels(augment(x, p, SIZE), ref).flatten(1).mean(1).max() > 3.0
+
+
+def test_the_two_warp_kernels_agree():
+    x = torch.randint(0, 256, (64, SIDE, SIDE, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    x = torch.from_numpy(cv2.GaussianBlur(x.numpy().reshape(64 * SIDE, SIDE, 3), (5, 5), 1.5)).view_as(x)
+    p = sample_params(64, SIDE, "cpu", torch.Generator().manual_seed(3))
+    diff = pixel_levels(augment(x, p, SIZE, "grid_sample"), augment(x, p, SIZE, "opencv"))
+    inner = diff[:, :, 2:-2, 2:-2]  # (the border rows differ by where each reflects)
+    assert inner.mean() <= 0.5 and inner.max() <= 4
 
 
 def test_parameters_stay_in_the_course_ranges_and_differ_per_sample():
@@ -165,8 +176,8 @@ def epoch_batches(loader, epoch, skip=0):
 
 
 def test_resident_batches_are_seeded_per_sample_per_epoch_and_resumable():
-    same = torch.full((40, 3, SIDE, SIDE), 128, dtype=torch.uint8)
-    same[:, :, :, : SIDE // 2] = 30  # one image, 40 times: any difference is augmentation
+    same = torch.full((40, SIDE, SIDE, 3), 128, dtype=torch.uint8)
+    same[:, :, : SIDE // 2] = 30  # one image, 40 times: any difference is augmentation
     y = torch.arange(40)
     loader = resident(same, y, 8)
     first = epoch_batches(loader, 0)
@@ -183,8 +194,8 @@ def test_resident_batches_are_seeded_per_sample_per_epoch_and_resumable():
 
 
 def test_two_ranks_split_each_global_batch_and_draw_different_parameters():
-    x = torch.full((32, 3, SIDE, SIDE), 100, dtype=torch.uint8)
-    x[:, 0, :, : SIDE // 3] = 250
+    x = torch.full((32, SIDE, SIDE, 3), 100, dtype=torch.uint8)
+    x[:, :, : SIDE // 3, 0] = 250
     y = torch.arange(32)
     one = epoch_batches(resident(x, y, 8), 0)
     ranks = [epoch_batches(resident(x, y, 8, rank=r, world=2), 0) for r in (0, 1)]
@@ -194,7 +205,7 @@ def test_two_ranks_split_each_global_batch_and_draw_different_parameters():
 
 
 def test_validation_batches_cover_the_split_once_in_order():
-    x = torch.randint(0, 256, (10, 3, SIDE, SIDE), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    x = torch.randint(0, 256, (10, SIDE, SIDE, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     loader = resident(x, torch.arange(10), 4, train=False)
     batches = list(loader)
     assert [len(b[1]) for b in batches] == [4, 4, 2]
@@ -256,3 +267,11 @@ def test_short_toy_training_lands_in_the_jpeg_paths_accuracy_band(tmp_path):
     device = mp_main.main([*flags, "--logdir", str(tmp_path / "device"), "--data-on-device"])
     assert jpeg["val_acc1"] >= 60 and device["val_acc1"] >= 60  # chance: 25%
     assert abs(jpeg["val_acc1"] - device["val_acc1"]) <= 20
+
+
+@pytest.mark.parametrize("kernel", ["opencv", "grid_sample"])
+def test_indexing_in_place_equals_augmenting_the_gathered_batch(kernel):
+    x = torch.randint(0, 256, (20, SIDE, SIDE, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
+    index = torch.tensor([7, 3, 3, 19, 0])
+    p = sample_params(5, SIDE, "cpu", torch.Generator().manual_seed(5))
+    assert torch.equal(augment(x, p, SIZE, kernel, index=index), augment(x[index], p, SIZE, kernel))
