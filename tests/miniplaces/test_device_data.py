@@ -275,3 +275,25 @@ def test_indexing_in_place_equals_augmenting_the_gathered_batch(kernel):
     index = torch.tensor([7, 3, 3, 19, 0])
     p = sample_params(5, SIDE, "cpu", torch.Generator().manual_seed(5))
     assert torch.equal(augment(x, p, SIZE, kernel, index=index), augment(x[index], p, SIZE, kernel))
+
+
+def test_cache_command_line_builds_and_rejects_bad_input(data, tmp_path, capsys):
+    from miniplaces import cache
+
+    cache.main([str(data), "--size", str(SIDE), "--num-classes", "4", "--quiet"])
+    out = capsys.readouterr().out
+    assert "train: 16 images" in out and "val: 8 images" in out
+    for argv in ([str(tmp_path / "nowhere")], [str(data), "--size", "4"], [str(data), "--num-classes", "2"]):
+        with pytest.raises(SystemExit) as exit_:
+            cache.main([*argv, "--quiet"])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err
+
+
+def test_loader_benchmark_reports_every_path(data):
+    from miniplaces.bench_loader import report, run
+
+    results = run(data, device=torch.device("cpu"), workers=(0,), batch=8, size=SIZE, num_classes=4, repeats=1)
+    assert results["train_images"] == 16 and results["jpeg_j0_images_per_s"] > 0 and results["device_images_per_s"] > 0
+    assert "device" in report(results) and "cache build" in report(results)
