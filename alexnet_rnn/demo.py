@@ -17,6 +17,15 @@ import time
 from common.cli import demo_parser
 from common.errors import cli_main
 
+
+def build_parser():
+    return demo_parser(__doc__.split("\n\n")[0], out_help="folder for the run directories",
+                       quick_help="smallest settings (about 30 s on 2 CPU cores)")
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below load (E402 on purpose)
+    build_parser().parse_args()
+
 from alexnet_rnn import adversarial, position_ffn, predict, receptive_field, rnn_lm
 
 # Language-model configs: small enough to train in seconds, big enough to beat both baselines
@@ -64,9 +73,7 @@ def run_demo(out_root: pathlib.Path, quick: bool = False, device: str = "auto") 
 
 @cli_main
 def main(argv=None) -> list[pathlib.Path]:
-    parser = demo_parser(__doc__.split("\n\n")[0], out_help="folder for the run directories",
-                         quick_help="smallest settings (about 30 s on 2 CPU cores)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     return run_demo(args.out, args.quick, args.device)
 
 

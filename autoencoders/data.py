@@ -11,14 +11,14 @@ augmented and normalised there, removing a DataLoader's per-sample Python from t
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 
 import torch
 
 from common.errors import UserError
 
-DATASETS = ("mnist", "cifar10", "digits", "toy-cifar")
+from autoencoders.defaults import DATASETS, default_data_path  # noqa: F401 (re-exported)
+
 REAL_STATS = {  # canonical per-channel statistics of the training sets, in [0, 1] pixel units
     "mnist": ((0.1307,), (0.3081,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
@@ -59,11 +59,6 @@ class ImageData:
 
     def to(self, device: torch.device) -> "ImageData":
         return replace(self, splits={k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()})
-
-
-def default_data_path() -> str:
-    """The course servers' mount if it exists, else ``data/`` (the starter's default)."""
-    return "/datasets/cv_datasets/data" if os.path.isdir("/datasets/cv_datasets/data") else "data"
 
 
 def _carve_val(x: torch.Tensor, y: torch.Tensor, val_size: int):

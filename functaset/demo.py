@@ -14,10 +14,20 @@ import pathlib
 from common.cli import demo_parser
 from common.io import read_json
 
+from functaset.defaults import DEFAULT_EPSILONS
+
+
+def build_parser():
+    return demo_parser(__doc__.split("\n\n")[0], out_help="folder for the demo's run directories",
+                       quick_help="smoke-test sizes (about 30 s on 2 CPU cores)")
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below load (E402 on purpose)
+    build_parser().parse_args()
+
 from functaset.attack import main as attack_main
 from functaset.classifier import main as classifier_main
 from functaset.make_functaset import main as make_main
-from functaset.sweep import DEFAULT_EPSILONS
 
 # The digits SIREN is smaller than the course one, so its vectors need larger bounds to
 # break: the course sweep plus two larger bounds, keys written as in the course sweep.
@@ -81,9 +91,7 @@ def summary(runs: list[pathlib.Path]) -> str:
 
 
 def main(argv=None) -> list[pathlib.Path]:
-    parser = demo_parser(__doc__.split("\n\n")[0], out_help="folder for the demo's run directories",
-                         quick_help="smoke-test sizes (about 30 s on 2 CPU cores)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     runs = run_demo(args.out, quick=args.quick, device=args.device)
     print(summary(runs))
     return runs

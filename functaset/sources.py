@@ -12,15 +12,10 @@ import torch
 
 from common.errors import UserError
 
+from functaset.defaults import SERVER_ROOT, default_source_root  # noqa: F401 (re-exported)
 from functaset.utils import FMNIST_CLASSES
 
-SERVER_ROOT = Path("/datasets/cv_datasets/data")
 LABELS = {"fmnist": "Fashion-MNIST (torchvision)", "mnist": "MNIST (torchvision)"}
-
-
-def default_source_root() -> Path:
-    """Where torchvision datasets live: the course server mount, else ``data/``."""
-    return SERVER_ROOT if SERVER_ROOT.is_dir() else Path("data")
 
 
 def _torchvision(source: str, root, train: bool, download: bool):

@@ -16,8 +16,7 @@ import torch.nn as nn
 from common.attacks import pgd, pgd_bounds
 from common.predict import predict
 
-DEFAULT_EPSILONS = ["1e-6", "5e-6", "1e-5", "5e-5", "1e-4", "5e-4", "1e-3"]
-DEFAULT_RATIOS = (0.05, 0.1, 0.25, 0.5, 1.0)  # step size / epsilon candidates for the grid search
+from functaset.defaults import DEFAULT_EPSILONS, DEFAULT_RATIOS  # noqa: F401 (re-exported)
 
 
 @dataclass

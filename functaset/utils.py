@@ -19,20 +19,14 @@ from common.data import make_loader
 from common.errors import UserError
 from common.modules import eval_mode
 
+from functaset.defaults import COURSE_PATH, LOCAL_PATH, default_data_path  # noqa: F401 (re-exported)
 from functaset.safe_pickle import safe_load
 
 FMNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 SPLITS = ("train", "val", "test")
-COURSE_PATH = Path("/datasets/functaset")
-LOCAL_PATH = Path("data/functaset")
 SIREN_FILE = "modSiren.pth"
 INFO_FILE = "functaset.json"
-
-
-def default_data_path() -> Path:
-    """``/datasets/functaset`` on the course servers, else ``data/functaset``."""
-    return COURSE_PATH if COURSE_PATH.is_dir() else LOCAL_PATH
 
 
 def split_path(data_dir, split: str, name: str = "fmnist") -> Path:

@@ -14,8 +14,18 @@ import pathlib
 
 from common.cli import demo_parser
 from common.errors import cli_main
-from common.plotting import markdown_table, plot_overlaid_curves, plot_table
 from common.io import atomic_write_text
+
+
+def build_parser():
+    return demo_parser(__doc__.split("\n\n")[0], out_help="output folder (toy data, one run directory per model)",
+                       quick_help="two models (SimpleNet, custom conv), five epochs, 600 training images")
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below load (E402 on purpose)
+    build_parser().parse_args()
+
+from common.plotting import markdown_table, plot_overlaid_curves, plot_table
 from common.rundir import RunDir
 
 from miniplaces import main as mp_main
@@ -148,9 +158,7 @@ def run_demo(out_root: pathlib.Path, quick: bool = False, device: str = "auto") 
 
 @cli_main
 def main(argv=None) -> list[pathlib.Path]:
-    parser = demo_parser(__doc__.split("\n\n")[0], out_help="output folder (toy data, one run directory per model)",
-                         quick_help="two models (SimpleNet, custom conv), five epochs, 600 training images")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     dirs = run_demo(args.out, args.quick, args.device)
     print("wrote:\n  " + "\n  ".join(str(d) for d in dirs))
     return dirs

@@ -13,11 +13,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from common.errors import UserError, cli_main
+from common.io import atomic_write_text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("out_dir", help="folder to write (train.txt, val.txt, images/, TOY_DATA.txt)")
+    parser.add_argument("--classes", type=int, default=10, help="number of classes")
+    parser.add_argument("--train-per-class", type=int, default=100, help="training images per class")
+    parser.add_argument("--val-per-class", type=int, default=20, help="validation images per class")
+    parser.add_argument("--size", type=int, default=128, help="image side in pixels (real MiniPlaces: 128)")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed (same seed, same images)")
+    return parser
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below load (E402 on purpose)
+    build_parser().parse_args()
+
 import cv2
 
 from common.embedded.toy_scenes import LABEL, class_names, generate
-from common.errors import UserError, cli_main
-from common.io import atomic_write_text
 
 from miniplaces.custom_dataloader import TOY_NOTE
 
@@ -64,18 +81,6 @@ def make_toy_miniplaces(root, classes: int = 10, train_per_class: int = 100, val
     write_split(root, "train", classes, train_per_class, size, seed)
     write_split(root, "val", classes, val_per_class, size, seed)
     return root
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("out_dir", help="folder to write (train.txt, val.txt, images/, TOY_DATA.txt)")
-    parser.add_argument("--classes", type=int, default=10, help="number of classes")
-    parser.add_argument("--train-per-class", type=int, default=100, help="training images per class")
-    parser.add_argument("--val-per-class", type=int, default=20, help="validation images per class")
-    parser.add_argument("--size", type=int, default=128, help="image side in pixels (real MiniPlaces: 128)")
-    parser.add_argument("--seed", type=int, default=0, help="generator seed (same seed, same images)")
-    return parser
 
 
 @cli_main

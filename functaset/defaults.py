@@ -1,0 +1,20 @@
+"""Default paths and sweep settings, importable without torch (the entry scripts' --help uses them)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+COURSE_PATH = Path("/datasets/functaset")
+LOCAL_PATH = Path("data/functaset")
+SERVER_ROOT = Path("/datasets/cv_datasets/data")
+DEFAULT_EPSILONS = ["1e-6", "5e-6", "1e-5", "5e-5", "1e-4", "5e-4", "1e-3"]
+DEFAULT_RATIOS = (0.05, 0.1, 0.25, 0.5, 1.0)  # step size / epsilon candidates for the grid search
+
+
+def default_data_path() -> Path:
+    """``/datasets/functaset`` on the course servers, else ``data/functaset``."""
+    return COURSE_PATH if COURSE_PATH.is_dir() else LOCAL_PATH
+
+
+def default_source_root() -> Path:
+    """Where torchvision datasets live: the course server mount, else ``data/``."""
+    return SERVER_ROOT if SERVER_ROOT.is_dir() else Path("data")
