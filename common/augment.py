@@ -1,4 +1,4 @@
-"""Batched, per-sample image augmentation on the training device (no per-image Python).
+"""Batched, per-sample image augmentation on the training device.
 
 Every image in a batch draws its own parameters as (B,)-shaped tensors.  Geometry
 (crops, flips, rotations, zooms, shifts) is a (B, 2, 3) affine matrix per image in
@@ -9,6 +9,8 @@ SimCLR's recipe without the public-solution bug of augmenting a whole batch the 
 
 Users: ``autoencoders/augment.py`` (SimCLR views, light supervised augmentation) and
 ``miniplaces/device_data.py`` (the CS 771 course augmentation on a resident dataset).
+On a CPU, :func:`warp_opencv` applies the same matrices with OpenCV (a short Python loop
+over the images, on all cores), several times faster than ``grid_sample`` there.
 Every sampler takes an optional ``generator`` (on the images' device) so a caller can
 seed each batch itself; without one, torch's global RNG is used.
 Images are float in [0, 1], shape (B, C, H, W), unless a function says otherwise.
@@ -159,13 +161,6 @@ def scale_clip_normalize(images: torch.Tensor, factors: torch.Tensor, mean, std)
     mean = torch.as_tensor(mean, device=device, dtype=images.dtype).view(1, -1, 1, 1)
     images.mul_(factors[:, :, None, None] / (255 * std)).sub_(mean / std)
     return torch.minimum(images, (1 - mean) / std, out=images)  # min(y, 1) - m == min(y - m, 1 - m)
-
-
-def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
-    """Per-channel ``(x - mean) / std``."""
-    mean = torch.as_tensor(mean, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
-    std = torch.as_tensor(std, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
-    return (images - mean) / std
 
 
 def _gray(images: torch.Tensor) -> torch.Tensor:

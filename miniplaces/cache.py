@@ -92,13 +92,14 @@ def _write_images(tmp: str, root: Path, split: str, size: int, entries, workers:
 
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # parallel over images instead of inside each small resize
+    pool = ThreadPoolExecutor(max_workers=workers)
+    bar = progress(total=len(entries), desc=f"cache {split} {size}px", quiet=quiet, unit="img")
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            bar = progress(total=len(entries), desc=f"cache {split} {size}px", quiet=quiet, unit="img")
-            for done in pool.map(fill, chunks):
-                bar.update(done)
-            bar.close()
-    finally:
+        for done in pool.map(fill, chunks):
+            bar.update(done)
+    finally:  # on a bad image, drop the chunks not started yet
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
         cv2.setNumThreads(threads)
     out.flush()
     del out

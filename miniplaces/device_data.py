@@ -175,9 +175,9 @@ class ResidentBatches(DeviceBatches):
         return buf.to(self.device, non_blocking=True)
 
     def __iter__(self):
-        if self.sampler is not None:  # ShardedSampler: epoch and resume position set by the engine
-            index, epoch, first = torch.tensor(list(self.sampler), dtype=torch.int64), self.sampler.epoch, \
-                self.sampler.skip_batches
+        if self.sampler is not None:  # ShardedSampler: the engine sets its epoch and resume position
+            index = torch.tensor(list(self.sampler), dtype=torch.int64)
+            epoch, first = self.sampler.epoch, self.sampler.skip_batches
         else:
             index, epoch, first = self.eval_index, 0, 0
         generator = torch.Generator(device=self.device)
@@ -225,7 +225,7 @@ def resident_loaders(args, ctx, *, val_batch_size: int | None = None):
         loaders.append(ResidentBatches(x, torch.from_numpy(labels), batch, train=train, transform=transform,
                                        device=ctx.device, seed=args.seed, dist_info=ctx.dist))
         if ctx.dist.is_main and not args.quiet:
-            print(f"{split}: {len(labels)} images of 3x{side}x{side} uint8 resident on "
+            print(f"{split}: {len(labels)} images of {side}x{side}x3 uint8 resident on "
                   f"{'pinned host memory' if x.device != ctx.device else x.device} "
                   f"({x.numel() / 2**20:.0f} MiB)", flush=True)
     return tuple(loaders)
