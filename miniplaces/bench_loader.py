@@ -22,7 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from common.data import make_loader
@@ -69,7 +68,7 @@ def run(root, *, device: torch.device, workers=(0, 2, 4), batch: int = 256, size
     images, _ = ensure_cache(root, "train", round(size * 144 / 128), num_classes, quiet=True)
     build = time.perf_counter() - start
     results.update(train_images=len(images), cache_seconds=build, cache_images_per_s=len(images) / build)
-    paths = {f"jpeg_j{j}": (lambda j=j: jpeg_loader(root, j, batch, size, num_classes, device)) for j in workers}
+    paths = {f"jpeg_j{j}": lambda j=j: jpeg_loader(root, j, batch, size, num_classes, device) for j in workers}
     paths["device"] = lambda: device_loader(root, batch, size, num_classes, device)
     loaders = {name: make() for name, make in paths.items()}
     warm = next(iter(loaders["device"]))  # first-call costs (kernels, allocator) are not per-epoch costs
@@ -92,7 +91,8 @@ def report(results: dict) -> str:
              f"{results['size']} px crops on {results['device']} ({results['torch_threads']} torch threads)",
              *rows,
              f"device path / JPEG path with 2 workers: {results.get('device_over_jpeg_j2', float('nan')):.2f}x",
-             f"cache build (all cores): {results['cache_seconds']:.2f} s = {results['cache_images_per_s']:.0f} images/s"]
+             f"cache build (all cores): {results['cache_seconds']:.2f} s "
+             f"= {results['cache_images_per_s']:.0f} images/s"]
     return "\n".join(lines)
 
 

@@ -56,7 +56,6 @@ def source_signature(root, split: str, size: int, entries: list[tuple[str, int]]
 def _decode(path: Path, size: int, line: int, label_file: Path):
     """One image as (S, S, 3) uint8 RGB after Scale(S) (+ centre crop when not square)."""
     import cv2
-    import numpy as np
 
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
@@ -102,7 +101,6 @@ def _write_images(tmp: str, root: Path, split: str, size: int, entries, workers:
         bar.close()
         cv2.setNumThreads(threads)
     out.flush()
-    del out
 
 
 def build_cache(root, split: str, size: int, entries, signature: dict, *, workers: int | None = None,

@@ -22,14 +22,14 @@ def build_parser():
                        quick_help="two models (SimpleNet, custom conv), five epochs, 600 training images")
 
 
-if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below load (E402 on purpose)
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
     build_parser().parse_args()
 
-from common.plotting import markdown_table, plot_overlaid_curves, plot_table
-from common.rundir import RunDir
+from common.plotting import markdown_table, plot_overlaid_curves, plot_table  # noqa: E402
+from common.rundir import RunDir  # noqa: E402
 
-from miniplaces import main as mp_main
-from miniplaces.toy_data import make_toy_miniplaces
+from miniplaces import main as mp_main  # noqa: E402
+from miniplaces.toy_data import make_toy_miniplaces  # noqa: E402
 
 MODELS = {  # name -> (main.py flags, epochs full, epochs quick)
     "simplenet": ([], 6, 5),

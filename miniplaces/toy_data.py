@@ -29,14 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below load (E402 on purpose)
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
     build_parser().parse_args()
 
-import cv2
+import cv2  # noqa: E402
 
-from common.embedded.toy_scenes import LABEL, class_names, generate
+from common.embedded.toy_scenes import LABEL, class_names, generate  # noqa: E402
 
-from miniplaces.custom_dataloader import TOY_NOTE
+from miniplaces.custom_dataloader import TOY_NOTE  # noqa: E402
 
 TOY_LABEL = "toy MiniPlaces-format scenes " + LABEL[LABEL.index("("):]
 

@@ -53,7 +53,8 @@ def test_simplenet_figures_from_a_run_directory(tmp_path):
     gc = load_gpu_check()
     (tmp_path / "models").mkdir()
     (tmp_path / "metrics.json").write_text(json.dumps({"seconds_per_iter": 0.5}))
-    torch.save({"history": [{"epoch_seconds": 9.0}, {"epoch_seconds": 4.0}]}, tmp_path / "models" / "checkpoint.pth.tar")
+    history = [{"epoch_seconds": 9.0}, {"epoch_seconds": 4.0}]
+    torch.save({"history": history}, tmp_path / "models" / "checkpoint.pth.tar")
     figures = gc.simplenet_figures(tmp_path, train_images=1000, batch=256)
     assert figures["images_per_s"] == 512 and figures["epoch_seconds"] == 4.0
     assert figures["epoch_images_per_s"] == 250 and figures["miniplaces_epoch_seconds_estimate"] == 400
