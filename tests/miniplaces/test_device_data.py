@@ -297,3 +297,19 @@ def test_loader_benchmark_reports_every_path(data):
     results = run(data, device=torch.device("cpu"), workers=(0,), batch=8, size=SIZE, num_classes=4, repeats=1)
     assert results["train_images"] == 16 and results["jpeg_j0_images_per_s"] > 0 and results["device_images_per_s"] > 0
     assert "device" in report(results) and "cache build" in report(results)
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_on_the_device_path(data, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531",
+           "-m", "miniplaces.main", str(data), "--num-classes", "4", "--image-size", "32", "-b", "8",
+           "--epochs", "1", "--warmup", "0", "--device", "cpu", "--data-on-device", "--logdir", str(tmp_path / "ddp")]
+    out = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("decoded 16 train images") == 1  # rank 0 built the cache; rank 1 loaded it
+    metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert metrics["epochs"] == 1 and "flip_val_acc1" in metrics
