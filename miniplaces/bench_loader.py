@@ -36,9 +36,12 @@ from miniplaces.device_data import CourseAugment, ResidentBatches, place
 
 def time_epoch(loader, device: torch.device, epoch: int) -> tuple[float, int]:
     """Seconds for one epoch of batches on ``device``, and the number of images."""
-    loader.sampler.set_epoch(epoch)
-    if hasattr(loader, "generator") and hasattr(loader, "seed"):
-        loader.generator.manual_seed(loader.seed * 1_000_003 + epoch)
+    if hasattr(loader, "set_epoch"):  # the engine's loader protocol
+        loader.set_epoch(epoch)
+    else:
+        loader.sampler.set_epoch(epoch)
+        if hasattr(loader, "generator") and hasattr(loader, "seed"):
+            loader.generator.manual_seed(loader.seed * 1_000_003 + epoch)
     synchronize(device)
     start, images = time.perf_counter(), 0
     for batch in loader:
