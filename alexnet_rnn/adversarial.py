@@ -19,20 +19,45 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
 from common.cli import add_engine_args, positive_float, positive_int, run_context
 from common.errors import UserError, cli_main
-from common.modules import eval_mode
-from common.plotting import markdown_table, plot_table
 
-from alexnet_rnn.predict import (label_text, load_classifier, load_image, named_images, predict_probs,
-                                 prediction_figure, resolve_weights)
 
 DEFAULT_TARGETS = ("goldfish", "pizza", "airliner")
 FALLBACK_TARGETS = ("tree frog", "volcano", "broccoli")  # used when a default equals an image's own class
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("images", nargs="*", help="images to attack (default: grace_hopper.jpg and china.jpg)")
+    parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS),
+                        help="target classes (ImageNet names or indices); one that equals an image's own "
+                             f"class is replaced from {FALLBACK_TARGETS}")
+    parser.add_argument("--alpha", default="auto",
+                        help="weight of the L1 norm of r: a number, or auto = --alpha-scale x the image's mean "
+                             "|dCE/dx| at r=0 (adapts to the model's gradient scale)")
+    parser.add_argument("--alpha-scale", type=positive_float, default=1.0, help="multiplier for --alpha auto")
+    parser.add_argument("--lr", type=positive_float, default=0.01, help="Adam learning rate (pixel units)")
+    parser.add_argument("--max-steps", type=positive_int, default=300,
+                        help="give up on an example after this many steps")
+    parser.add_argument("--weights", default="imagenet", help="imagenet, random or a state_dict path (as predict.py)")
+    add_engine_args(parser, training=False)
+    return parser
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
+    build_parser().parse_args()
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from common.modules import eval_mode  # noqa: E402
+from common.plotting import markdown_table, plot_table  # noqa: E402
+
+from alexnet_rnn.predict import (label_text, load_classifier, load_image, named_images, predict_probs,  # noqa: E402
+                                 prediction_figure, resolve_weights)
 
 
 @dataclass
@@ -127,25 +152,6 @@ def targets_for(clean_class: int, wanted: list[int], fallback: list[int]) -> lis
     """The wanted targets, replacing any equal to the image's own predicted class."""
     spare = [c for c in fallback if c != clean_class and c not in wanted]
     return [c if c != clean_class else spare.pop(0) for c in wanted]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("images", nargs="*", help="images to attack (default: grace_hopper.jpg and china.jpg)")
-    parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS),
-                        help="target classes (ImageNet names or indices); one that equals an image's own "
-                             f"class is replaced from {FALLBACK_TARGETS}")
-    parser.add_argument("--alpha", default="auto",
-                        help="weight of the L1 norm of r: a number, or auto = --alpha-scale x the image's mean "
-                             "|dCE/dx| at r=0 (adapts to the model's gradient scale)")
-    parser.add_argument("--alpha-scale", type=positive_float, default=1.0, help="multiplier for --alpha auto")
-    parser.add_argument("--lr", type=positive_float, default=0.01, help="Adam learning rate (pixel units)")
-    parser.add_argument("--max-steps", type=positive_int, default=300,
-                        help="give up on an example after this many steps")
-    parser.add_argument("--weights", default="imagenet", help="imagenet, random or a state_dict path (as predict.py)")
-    add_engine_args(parser, training=False)
-    return parser
 
 
 def _example_figure(ctx, clf, name, target, x, adv, steps, success, probs_clean, probs_adv) -> Path:

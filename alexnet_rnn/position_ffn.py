@@ -12,12 +12,27 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
 from common.cli import add_engine_args, positive_int, run_context
 from common.errors import cli_main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--batch", type=positive_int, default=8, help="B: sequences in the batch")
+    parser.add_argument("--length", type=positive_int, default=30, help="T: positions per sequence")
+    parser.add_argument("--dim", type=positive_int, default=128, help="D: model width")
+    parser.add_argument("--hidden", type=positive_int, default=512, help="width of H(x) (rows of W1)")
+    add_engine_args(parser, training=False)
+    return parser
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
+    build_parser().parse_args()
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 
 class PositionFFNLinear(nn.Module):
@@ -66,17 +81,6 @@ def compare(batch: int, length: int, dim: int, hidden: int, *, device: torch.dev
                              f"{diff:.3g} (> {tol:.3g})")
     return {"max_abs_diff": diff, "tolerance": tol, "output_abs_max": a.abs().max().item(),
             "shares_storage": conv.conv.weight.data_ptr() == linear.linear.weight.data_ptr()}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--batch", type=positive_int, default=8, help="B: sequences in the batch")
-    parser.add_argument("--length", type=positive_int, default=30, help="T: positions per sequence")
-    parser.add_argument("--dim", type=positive_int, default=128, help="D: model width")
-    parser.add_argument("--hidden", type=positive_int, default=512, help="width of H(x) (rows of W1)")
-    add_engine_args(parser, training=False)
-    return parser
 
 
 @cli_main

@@ -15,15 +15,33 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-import torch.nn as nn
-
-from common.checkpoint import load_checkpoint, load_model_weights
 from common.cli import add_engine_args, positive_int, run_context
-from common.embedded.samples import PHOTO_LABEL, sample_photo_paths
 from common.errors import UserError, cli_main, require_file
-from common.images import IMAGENET_MEAN, IMAGENET_STD
-from common.plotting import plot_image_grid
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("images", nargs="*", help="image files (default: grace_hopper.jpg from matplotlib, "
+                                                  "china.jpg and flower.jpg from scikit-learn)")
+    parser.add_argument("--weights", default="imagenet",
+                        help="imagenet (torchvision AlexNet_Weights.IMAGENET1K_V1, cached in TORCH_HOME), "
+                             "random (untrained; labelled on every output) or a path to an AlexNet state_dict")
+    parser.add_argument("--topk", type=positive_int, default=5, help="how many classes to print per image")
+    add_engine_args(parser, training=False)
+    return parser
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
+    build_parser().parse_args()
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from common.checkpoint import load_checkpoint, load_model_weights  # noqa: E402
+from common.embedded.samples import PHOTO_LABEL, sample_photo_paths  # noqa: E402
+from common.images import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from common.plotting import plot_image_grid  # noqa: E402
 
 IMAGE_SIZE = 224
 RANDOM_LABEL = "RANDOM untrained weights: predictions are meaningless"
@@ -151,19 +169,6 @@ def named_images(paths: list[str], default: tuple[str, ...] | None = None) -> tu
     named = {Path(p).stem: Path(p) for p in paths}
     samples = {p.resolve() for p in photos.values()}
     return named, PHOTO_LABEL if all(p.resolve() in samples for p in named.values()) else "user images"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("images", nargs="*", help="image files (default: grace_hopper.jpg from matplotlib, "
-                                                  "china.jpg and flower.jpg from scikit-learn)")
-    parser.add_argument("--weights", default="imagenet",
-                        help="imagenet (torchvision AlexNet_Weights.IMAGENET1K_V1, cached in TORCH_HOME), "
-                             "random (untrained; labelled on every output) or a path to an AlexNet state_dict")
-    parser.add_argument("--topk", type=positive_int, default=5, help="how many classes to print per image")
-    add_engine_args(parser, training=False)
-    return parser
 
 
 @cli_main

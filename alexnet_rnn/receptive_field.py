@@ -28,15 +28,32 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-import torch
-import torch.nn as nn
-
 from common.cli import add_engine_args, run_context
 from common.errors import cli_main
-from common.plotting import markdown_table, plot_image_grid, plot_table
+
+
+CONVENTIONS = ("handout", "exact")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--convention", choices=[*CONVENTIONS, "both"], default="both",
+                        help="which unit counts as the centre: handout (n//2, 27 of 55) or exact ((n+1)//2)")
+    parser.add_argument("--no-check", action="store_true", help="skip the gradient cross-check")
+    add_engine_args(parser, training=False)
+    return parser
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
+    build_parser().parse_args()
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from common.plotting import markdown_table, plot_image_grid, plot_table  # noqa: E402
 
 INPUT_SIZE = 227
-CONVENTIONS = ("handout", "exact")
 
 
 @dataclass(frozen=True)
@@ -158,16 +175,6 @@ def table_rows(convention: str) -> list[dict]:
         out.append({"layer": row.layer.name, "k/s/p": spec, "out": f"{row.out_size}x{row.out_size}",
                     "jump": row.jump, "size": row.size, "start": f"{row.start:g}", **field})
     return out
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--convention", choices=[*CONVENTIONS, "both"], default="both",
-                        help="which unit counts as the centre: handout (n//2, 27 of 55) or exact ((n+1)//2)")
-    parser.add_argument("--no-check", action="store_true", help="skip the gradient cross-check")
-    add_engine_args(parser, training=False)
-    return parser
 
 
 def _report(convention: str, check: bool) -> tuple[dict, list[dict], list]:

@@ -15,19 +15,55 @@ from __future__ import annotations
 import argparse
 import math
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
 from common.cli import add_engine_args, nonnegative_float, nonnegative_int, positive_float, positive_int, run_context
-from common.engine import EngineConfig, StepResult, Trainer
 from common.errors import UserError, cli_main
 from common.io import atomic_write_text
-from common.modules import eval_mode
-from common.plotting import plot_overlaid_curves
 
-from alexnet_rnn.lm_data import EOS, BPTTWindows, Corpus, Vocab, load_corpus
-from alexnet_rnn.ngram import baselines
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="folder with PTB train.txt and valid.txt; default: embedded English text (pydoc topics)")
+    p.add_argument("--level", choices=["word", "char"], default="word", help="tokens are words or characters")
+    p.add_argument("--model", choices=("rnn", "gru", "lstm"), default="lstm", help="recurrent cell (CELLS)")
+    p.add_argument("--embed-size", type=positive_int, default=128, help="embedding width")
+    p.add_argument("--hidden-size", type=positive_int, default=1024, help="recurrent state width")
+    p.add_argument("--num-layers", type=positive_int, default=1, help="stacked recurrent layers")
+    p.add_argument("--vocab-size", type=positive_int, default=10000, help="vocabulary cap, <unk> included")
+    p.add_argument("--epochs", type=positive_int, default=5, help="training epochs")
+    p.add_argument("-b", "--batch-size", type=positive_int, default=20, help="parallel text streams")
+    p.add_argument("--seq-length", type=positive_int, default=30, help="BPTT window (tokens)")
+    p.add_argument("--lr", type=positive_float, default=0.002, help="Adam learning rate (constant)")
+    p.add_argument("--clip-grad", type=nonnegative_float, default=0.5, help="max gradient norm (0 disables)")
+    p.add_argument("--max-chars", type=nonnegative_int, default=0,
+                   help="embedded text only: use its first N chars (0 = all)")
+    p.add_argument("--valid-fraction", type=float, default=0.1, help="embedded text only: held-out tail")
+    p.add_argument("--num-samples", type=positive_int, default=100, help="tokens to generate per temperature")
+    p.add_argument("--temperatures", type=nonnegative_float, nargs="+", default=[0.0, 0.7, 1.0],
+                   help="sampling temperatures (0 = greedy)")
+    p.add_argument("--prompt", default="", help="text the samples continue (default: start of a line)")
+    p.add_argument("--distance", nargs=2, metavar=("WORD1", "WORD2"),
+                   help="print the Euclidean distance between two words' embeddings (e.g. army taxpayer on PTB)")
+    p.add_argument("-p", "--print-freq", type=positive_int, default=50, help="steps between host syncs / logs")
+    p.add_argument("--dry-run", action="store_true", help="tiny run: 1 epoch, small model, 20k chars")
+    add_engine_args(p, resume=True)
+    return p
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
+    build_parser().parse_args()
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from common.engine import EngineConfig, StepResult, Trainer  # noqa: E402
+from common.modules import eval_mode  # noqa: E402
+from common.plotting import plot_overlaid_curves  # noqa: E402
+
+from alexnet_rnn.lm_data import EOS, BPTTWindows, Corpus, Vocab, load_corpus  # noqa: E402
+from alexnet_rnn.ngram import baselines  # noqa: E402
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -112,37 +148,6 @@ def embedding_distance(model: RNNLM, vocab: Vocab, first: str, second: str) -> f
     check_words(vocab, (first, second))
     weight = model.embed.weight.detach()
     return float((weight[vocab.stoi[first]] - weight[vocab.stoi[second]]).norm())
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", default=None, metavar="DIR",
-                   help="folder with PTB train.txt and valid.txt; default: embedded English text (pydoc topics)")
-    p.add_argument("--level", choices=["word", "char"], default="word", help="tokens are words or characters")
-    p.add_argument("--model", choices=list(CELLS), default="lstm", help="recurrent cell")
-    p.add_argument("--embed-size", type=positive_int, default=128, help="embedding width")
-    p.add_argument("--hidden-size", type=positive_int, default=1024, help="recurrent state width")
-    p.add_argument("--num-layers", type=positive_int, default=1, help="stacked recurrent layers")
-    p.add_argument("--vocab-size", type=positive_int, default=10000, help="vocabulary cap, <unk> included")
-    p.add_argument("--epochs", type=positive_int, default=5, help="training epochs")
-    p.add_argument("-b", "--batch-size", type=positive_int, default=20, help="parallel text streams")
-    p.add_argument("--seq-length", type=positive_int, default=30, help="BPTT window (tokens)")
-    p.add_argument("--lr", type=positive_float, default=0.002, help="Adam learning rate (constant)")
-    p.add_argument("--clip-grad", type=nonnegative_float, default=0.5, help="max gradient norm (0 disables)")
-    p.add_argument("--max-chars", type=nonnegative_int, default=0,
-                   help="embedded text only: use its first N chars (0 = all)")
-    p.add_argument("--valid-fraction", type=float, default=0.1, help="embedded text only: held-out tail")
-    p.add_argument("--num-samples", type=positive_int, default=100, help="tokens to generate per temperature")
-    p.add_argument("--temperatures", type=nonnegative_float, nargs="+", default=[0.0, 0.7, 1.0],
-                   help="sampling temperatures (0 = greedy)")
-    p.add_argument("--prompt", default="", help="text the samples continue (default: start of a line)")
-    p.add_argument("--distance", nargs=2, metavar=("WORD1", "WORD2"),
-                   help="print the Euclidean distance between two words' embeddings (e.g. army taxpayer on PTB)")
-    p.add_argument("-p", "--print-freq", type=positive_int, default=50, help="steps between host syncs / logs")
-    p.add_argument("--dry-run", action="store_true", help="tiny run: 1 epoch, small model, 20k chars")
-    add_engine_args(p, resume=True)
-    return p
 
 
 def _check_args(args) -> None:

@@ -30,6 +30,7 @@ from common.rundir import RunDir
 
 from autoencoders.augment import LightAugment, ViewAugment
 from autoencoders.data import ImageData, Normalizer
+from autoencoders.defaults import DEFAULTS, MODES  # noqa: F401 (re-exported)
 from autoencoders.figures import plot_interpolation, plot_reconstructions
 from autoencoders.models import (AutoEncoder, ContrastiveModel, Decoder, Encoder, EncoderClassifier,
                                  FrozenEncoderClassifier, classifier_head, encoder_fingerprint, projection_head,
@@ -37,18 +38,10 @@ from autoencoders.models import (AutoEncoder, ContrastiveModel, Decoder, Encoder
 from autoencoders.steps import contrastive_step, one_view, reconstruction_step, two_views
 from autoencoders.utils import plot_tsne
 
-MODES = ("selfsup", "guided", "contrastive")
 MODE_TITLES = {"selfsup": "1.2.1 self-supervised autoencoder + frozen-encoder classifier",
                "guided": "1.2.2 encoder trained jointly with the classifier",
                "contrastive": "1.2.3 SimCLR contrastive encoder + frozen-encoder classifier"}
 RETRIEVAL_NOTE = " (accuracy = how often a view's positive is its nearest / top-5 among the 2N - 1 others)"
-# Per-dataset defaults for flags left unset (real data gets the long schedules).
-DEFAULTS = {
-    "mnist": dict(width=64, batch_size=256, ae_epochs=20, clf_epochs=15, joint_epochs=20, contrastive_epochs=60),
-    "cifar10": dict(width=128, batch_size=256, ae_epochs=40, clf_epochs=20, joint_epochs=60, contrastive_epochs=200),
-    "digits": dict(width=32, batch_size=64, ae_epochs=40, clf_epochs=20, joint_epochs=20, contrastive_epochs=60),
-    "toy-cifar": dict(width=32, batch_size=128, ae_epochs=30, clf_epochs=15, joint_epochs=15, contrastive_epochs=40),
-}
 
 
 def setting(args: argparse.Namespace, key: str, dataset: str):

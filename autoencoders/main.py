@@ -17,9 +17,7 @@ from common.cli import add_engine_args, nonnegative_float, positive_float, posit
 from common.errors import UserError, cli_main
 from common.io import read_json
 
-from autoencoders.data import DATASETS, default_data_path, load_dataset
-from autoencoders.experiment import DEFAULTS, MODES, Experiment
-from autoencoders.figures import write_summary
+from autoencoders.defaults import DATASETS, DEFAULTS, MODES, default_data_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +97,14 @@ def _per_dataset(key: str) -> str:
 def _epilog() -> str:
     rows = [f"  {name:<10} " + "  ".join(f"{k}={v}" for k, v in values.items()) for name, values in DEFAULTS.items()]
     return "per-dataset defaults:\n" + "\n".join(rows)
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
+    build_parser().parse_args()
+
+from autoencoders.data import load_dataset  # noqa: E402
+from autoencoders.experiment import Experiment  # noqa: E402
+from autoencoders.figures import write_summary  # noqa: E402
 
 
 def resolve(args: argparse.Namespace) -> tuple[list[str], list[str]]:

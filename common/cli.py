@@ -18,14 +18,16 @@ import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import torch
-
-from .device import Precision, choose_precision, resolve_device, seed_everything
-from .distributed import DistInfo, cleanup_distributed, init_distributed
 from .errors import UserError
-from .rundir import RunDir
+
+if TYPE_CHECKING:  # importing this module stays cheap: entry scripts build their parsers before torch loads
+    import torch
+
+    from .device import Precision
+    from .distributed import DistInfo
+    from .rundir import RunDir
 
 
 # ------------------------------------------------------------ checked flag types
@@ -110,11 +112,18 @@ class RunContext:
     @classmethod
     def local(cls, device: str | torch.device = "cpu", run: RunDir | None = None, amp: bool = False) -> "RunContext":
         """A single-process context without seeding or config.json (tests, notebooks)."""
+        import torch
+
+        from .device import choose_precision
+        from .distributed import DistInfo
+
         device = torch.device(device)
         return cls(device, choose_precision(device, amp=amp), DistInfo(), run)
 
     def close(self) -> None:
         """Close TensorBoard and leave the DDP process group (what every run does on exit)."""
+        from .distributed import cleanup_distributed
+
         try:
             if self.run is not None:
                 self.run.close()
@@ -129,6 +138,10 @@ def setup_run(args: argparse.Namespace, assignment: str, *, write: bool = True,
     Prefer :func:`run_context`, which also tears the run down on every exit path.
     ``resume_run``: see :meth:`RunDir.create`.
     """
+    from .device import choose_precision, resolve_device, seed_everything
+    from .distributed import cleanup_distributed, init_distributed
+    from .rundir import RunDir
+
     resume = getattr(args, "resume", None) or None
     if resume and not Path(resume).is_file():  # before anything is created
         raise UserError(f"checkpoint not found: {resume} (check the path given to --resume)")

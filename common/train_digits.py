@@ -10,31 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-import torch.nn as nn
-from torch.utils.data import Subset
-
 from common.cli import add_engine_args, nonnegative_float, nonnegative_int, positive_float, positive_int, run_context
-from common.data import make_loader
-from common.embedded.digits import DigitsMNIST, LABEL
-from common.engine import EngineConfig, Trainer
 from common.errors import cli_main
-from common.plotting import plot_training_curves
-
-
-class SmallCNN(nn.Module):
-    """Two conv blocks + linear head; no BatchNorm so DDP runs match single-process runs exactly."""
-
-    def __init__(self, num_classes: int = 10, width: int = 16):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),          # (B, w, 14, 14)
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # (B, 2w, 7, 7)
-        )
-        self.head = nn.Linear(2 * width * 7 * 7, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).flatten(1))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +30,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="tiny run: 1 epoch")
     add_engine_args(parser, resume=True)
     return parser
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
+    build_parser().parse_args()
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+from torch.utils.data import Subset  # noqa: E402
+
+from common.data import make_loader  # noqa: E402
+from common.embedded.digits import DigitsMNIST, LABEL  # noqa: E402
+from common.engine import EngineConfig, Trainer  # noqa: E402
+from common.plotting import plot_training_curves  # noqa: E402
+
+
+class SmallCNN(nn.Module):
+    """Two conv blocks + linear head; no BatchNorm so DDP runs match single-process runs exactly."""
+
+    def __init__(self, num_classes: int = 10, width: int = 16):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, width, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),          # (B, w, 14, 14)
+            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # (B, 2w, 7, 7)
+        )
+        self.head = nn.Linear(2 * width * 7 * 7, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1))
 
 
 @cli_main

@@ -17,19 +17,10 @@ import math
 import time
 from pathlib import Path
 
-import torch
-
 from common.cli import add_engine_args, positive_float, positive_int, run_context
 from common.errors import UserError, cli_main
-from common.plotting import plot_accuracy_vs_epsilon, plot_confusion_matrix
 
-from functaset.SIREN import load_siren
-from functaset.models import load_classifier
-from functaset.sweep import (DEFAULT_EPSILONS, DEFAULT_RATIOS, accuracy, choose_step_sizes, envelope, pick_cm_index,
-                             predict, sweep)
-from functaset.utils import (SIREN_FILE, class_names, data_label, default_data_path, detect_name, load_split,
-                             read_info, top_confusions)
-from functaset.visualize import examples_by_class, plot_attack_examples
+from functaset.defaults import DEFAULT_EPSILONS, DEFAULT_RATIOS, default_data_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=positive_int, default=None, help="attack only the first N test vectors (quick runs)")
     add_engine_args(p, training=False)
     return p
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
+    build_parser().parse_args()
+
+import torch  # noqa: E402
+
+from common.plotting import plot_accuracy_vs_epsilon, plot_confusion_matrix  # noqa: E402
+
+from functaset.SIREN import load_siren  # noqa: E402
+from functaset.models import load_classifier  # noqa: E402
+from functaset.sweep import (accuracy, choose_step_sizes, envelope, pick_cm_index,  # noqa: E402
+                             predict, sweep)
+from functaset.utils import (SIREN_FILE, class_names, data_label, detect_name, load_split,  # noqa: E402
+                             read_info, top_confusions)
+from functaset.visualize import examples_by_class, plot_attack_examples  # noqa: E402
 
 
 def parse_bounds(texts: list[str]) -> list[tuple[str, float]]:

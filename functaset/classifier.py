@@ -14,20 +14,11 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
-from common.checkpoint import load_checkpoint, load_model_weights
 from common.cli import (add_engine_args, nonnegative_float, nonnegative_int, open_fraction, positive_float,
                         positive_int, run_context)
-from common.engine import EngineConfig, Trainer, classification_step
 from common.errors import cli_main
-from common.plotting import plot_confusion_matrix, plot_training_curves
-from common.predict import collect
 
-from functaset.models import ARCH, FunctaMLP, load_classifier
-from functaset.robust import adversarial_step, ramp, robust_eval_step, standard_step
-from functaset.utils import (class_names, data_label, default_data_path, detect_name, get_fmnist_functa, read_info,
-                             top_confusions)
+from functaset.defaults import default_data_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="warm start from a classifier checkpoint (e.g. a standard model_best.pth.tar)")
     add_engine_args(p, resume=True)
     return p
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
+    build_parser().parse_args()
+
+import torch  # noqa: E402
+
+from common.checkpoint import load_checkpoint, load_model_weights  # noqa: E402
+from common.engine import EngineConfig, Trainer, classification_step  # noqa: E402
+from common.plotting import plot_confusion_matrix, plot_training_curves  # noqa: E402
+from common.predict import collect  # noqa: E402
+
+from functaset.models import ARCH, FunctaMLP, load_classifier  # noqa: E402
+from functaset.robust import adversarial_step, ramp, robust_eval_step, standard_step  # noqa: E402
+from functaset.utils import (class_names, data_label, detect_name, get_fmnist_functa, read_info,  # noqa: E402
+                             top_confusions)
 
 
 def step_functions(args, clock):

@@ -15,22 +15,12 @@ import argparse
 import time
 from pathlib import Path
 
-import torch
-from torch.utils.data import TensorDataset
-
-from common.checkpoint import atomic_torch_save, load_checkpoint, load_model_weights
 from common.cli import add_engine_args, nonnegative_float, nonnegative_int, positive_float, positive_int, run_context
-from common.data import make_loader
-from common.engine import EngineConfig, Trainer
 from common.errors import UserError, cli_main
-from common.images import to_unit
 from common.io import atomic_write_json
-from common.plotting import plot_image_grid, plot_training_curves
 
-from functaset.SIREN import ModulatedSIREN
-from functaset.fitting import fit_dataset, make_meta_step
-from functaset.sources import default_source_root, limit, load_source
-from functaset.utils import INFO_FILE, SIREN_FILE, split_path, write_split
+from functaset.defaults import default_source_root
+
 
 PRESETS = {
     # The course functaset: SIREN 256 x 10, 512-d modulations, 20 fitting steps.
@@ -80,6 +70,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--siren", default=None, help="skip stage 1: use this modSiren.pth (e.g. the course one)")
     add_engine_args(p, training=False, resume=True)
     return p
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
+    build_parser().parse_args()
+
+import torch  # noqa: E402
+from torch.utils.data import TensorDataset  # noqa: E402
+
+from common.checkpoint import atomic_torch_save, load_checkpoint, load_model_weights  # noqa: E402
+from common.data import make_loader  # noqa: E402
+from common.engine import EngineConfig, Trainer  # noqa: E402
+from common.images import to_unit  # noqa: E402
+from common.plotting import plot_image_grid, plot_training_curves  # noqa: E402
+
+from functaset.SIREN import ModulatedSIREN  # noqa: E402
+from functaset.fitting import fit_dataset, make_meta_step  # noqa: E402
+from functaset.sources import limit, load_source  # noqa: E402
+from functaset.utils import INFO_FILE, SIREN_FILE, split_path, write_split  # noqa: E402
 
 
 def resolve_settings(args) -> dict:

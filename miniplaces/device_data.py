@@ -32,9 +32,8 @@ from common.augment import (coin, homogeneous, rotation_theta, scale_clip_normal
                             warp_opencv)
 from common.data import DeviceBatches
 from common.distributed import DistInfo
+from common.images import IMAGENET_MEAN, IMAGENET_STD, normalize
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 HOST_RESERVE_BYTES = 4 * 2**30  # GPU memory left for the model when deciding where the data lives
 
 
@@ -116,10 +115,8 @@ def augment(images: torch.Tensor, p: AugmentParams, size: int, kernel: str = "au
 def centre_crop(images: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 (B, S, S, 3) -> normalised float (B, 3, size, size): the course's CenterCrop, exactly."""
     top = max(0, (images.shape[-2] - size) // 2)
-    crop = images[:, top:top + size, top:top + size].permute(0, 3, 1, 2).contiguous().float().div_(255)
-    mean = torch.tensor(IMAGENET_MEAN, device=crop.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=crop.device).view(1, 3, 1, 1)
-    return crop.sub_(mean).div_(std)  # the operations of the course's ToTensor + Normalize, in their order
+    crop = images[:, top:top + size, top:top + size].permute(0, 3, 1, 2).contiguous()  # (B, 3, size, size)
+    return normalize(crop.float().div_(255), IMAGENET_MEAN, IMAGENET_STD)  # the course's ToTensor + Normalize ops
 
 
 class CourseAugment:

@@ -17,23 +17,9 @@ import argparse
 import copy
 import warnings
 
-import torch
-import torch.nn as nn
-
-from common.checkpoint import load_checkpoint, load_model_weights
 from common.cli import (add_engine_args, fraction, nonnegative_float, nonnegative_int, positive_float, positive_int,
                         run_context)
-from common.data import make_loader
-from common.engine import EngineConfig, Trainer, classification_step
 from common.errors import UserError, cli_main
-from common.plotting import plot_training_curves
-
-from miniplaces.attack import PGDAttack
-from miniplaces.custom_dataloader import MiniPlacesLoader, data_label
-from miniplaces.custom_transforms import get_train_transforms, get_val_transforms
-from miniplaces.evaluation import attack_eval_step, flip_eval_step, visualise_attack
-from miniplaces.models import arch_name, build_model
-from miniplaces.report import ProfiledStep, pgd_sweep, write_pgd_table
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,6 +102,25 @@ def check_args(args: argparse.Namespace) -> None:
     if args.use_vit and args.lr > 0.01:
         warnings.warn(f"--use-vit with --lr {args.lr}: AdamW usually diverges above ~1e-3 (try --lr 1e-3 --wd 0.05)",
                       stacklevel=2)
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
+    build_parser().parse_args()
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from common.checkpoint import load_checkpoint, load_model_weights  # noqa: E402
+from common.data import make_loader  # noqa: E402
+from common.engine import EngineConfig, Trainer, classification_step  # noqa: E402
+from common.plotting import plot_training_curves  # noqa: E402
+
+from miniplaces.attack import PGDAttack  # noqa: E402
+from miniplaces.custom_dataloader import MiniPlacesLoader, data_label  # noqa: E402
+from miniplaces.custom_transforms import get_train_transforms, get_val_transforms  # noqa: E402
+from miniplaces.evaluation import attack_eval_step, flip_eval_step, visualise_attack  # noqa: E402
+from miniplaces.models import arch_name, build_model  # noqa: E402
+from miniplaces.report import ProfiledStep, pgd_sweep, write_pgd_table  # noqa: E402
 
 
 def make_datasets(args: argparse.Namespace):

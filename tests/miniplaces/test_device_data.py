@@ -214,6 +214,7 @@ def test_validation_batches_cover_the_split_once_in_order():
 
 
 def tiny_trainer(x, y, run_path, step_fn=None):
+    from common.cli import RunContext
     from common.engine import EngineConfig, Trainer, classification_step
     from common.rundir import RunDir
 
@@ -222,9 +223,9 @@ def tiny_trainer(x, y, run_path, step_fn=None):
                                 torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 4))
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     cfg = EngineConfig(epochs=2, warmup_epochs=1, clip_grad=1.0, print_freq=2, quiet=True)
-    return Trainer(model, opt, resident(x, y, 8), resident(x, y, 8, train=False), device=torch.device("cpu"),
-                   run=RunDir(run_path, resuming=True), cfg=cfg, step_fn=step_fn or classification_step,
-                   eval_step_fn=classification_step, arch="tiny")
+    return Trainer(model, opt, resident(x, y, 8), resident(x, y, 8, train=False),
+                   ctx=RunContext.local("cpu", RunDir(run_path, resuming=True)), cfg=cfg,
+                   step_fn=step_fn or classification_step, eval_step_fn=classification_step, arch="tiny")
 
 
 def test_a_run_stopped_mid_epoch_resumes_bit_exactly(data, tmp_path):
