@@ -205,7 +205,8 @@ def resident_loaders(args, ctx, *, val_batch_size: int | None = None):
 
     Rank 0 builds a missing or stale cache; the other DDP ranks wait for it, then load it.
     """
-    from common.distributed import barrier
+    import torch.distributed as dist
+
     from miniplaces.cache import ensure_cache
 
     side = round(args.image_size * 144 / 128)
@@ -213,7 +214,8 @@ def resident_loaders(args, ctx, *, val_batch_size: int | None = None):
     for split, train in (("train", True), ("val", False)):
         if ctx.dist.is_main:
             images, labels = ensure_cache(args.data_folder, split, side, args.num_classes, quiet=args.quiet)
-        barrier()
+        if ctx.dist.enabled:
+            dist.barrier()
         if not ctx.dist.is_main:
             images, labels = ensure_cache(args.data_folder, split, side, args.num_classes, build=False)
         x = place(images, ctx.device)
