@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from common.cli import nonnegative_int, positive_int
 from common.data import make_loader
 from common.device import resolve_device, synchronize
 from common.io import atomic_write_text
@@ -103,13 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="a MiniPlaces folder (default: toy scenes in a temp folder)")
-    parser.add_argument("--num-classes", type=int, default=100, help="labels of --data lie in 0..N-1 (default: 100)")
-    parser.add_argument("--train-images", type=int, default=2560,
+    parser.add_argument("--num-classes", type=positive_int, default=100,
+                        help="labels of --data lie in 0..N-1 (default: 100)")
+    parser.add_argument("--train-images", type=positive_int, default=2560,
                         help="toy training images to write when --data is not given (default: 2560)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    parser.add_argument("-b", "--batch-size", type=int, default=256, help="batch size (default: 256, the course's)")
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2, 4], help="JPEG path -j values (0 2 4)")
-    parser.add_argument("--repeats", type=int, default=2, help="epochs per path; the best counts (default: 2)")
+    parser.add_argument("-b", "--batch-size", type=positive_int, default=256,
+                        help="batch size (default: 256, the course's)")
+    parser.add_argument("--workers", type=nonnegative_int, nargs="+", default=[0, 2, 4],
+                        help="JPEG path -j values (0 2 4)")
+    parser.add_argument("--repeats", type=positive_int, default=2, help="epochs per path; the best counts (default: 2)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     return parser
 

@@ -31,6 +31,8 @@ import os
 import time
 from pathlib import Path
 
+from common.cli import positive_int
+
 CACHE_DIR = "cache"
 FORMAT_VERSION = 2  # 2: (N, S, S, 3)
 
@@ -172,13 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_folder", help="MiniPlaces root with train.txt, val.txt and images/")
-    parser.add_argument("--size", type=int, default=144,
+    parser.add_argument("--size", type=positive_int, default=144,
                         help="side of the cached images: the course's Scale size (default: 144; "
                              "main.py --image-size N uses round(N * 144 / 128))")
     parser.add_argument("--splits", nargs="+", default=["train", "val"], choices=["train", "val"],
                         help="which splits to decode (default: train val)")
-    parser.add_argument("--num-classes", type=int, default=100, help="labels must lie in 0..N-1 (default: 100)")
-    parser.add_argument("-j", "--workers", type=int, default=None, help="decoding threads (default: all cores)")
+    parser.add_argument("--num-classes", type=positive_int, default=100,
+                        help="labels must lie in 0..N-1 (default: 100)")
+    parser.add_argument("-j", "--workers", type=positive_int, default=None,
+                        help="decoding threads (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
