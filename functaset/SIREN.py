@@ -75,8 +75,16 @@ class ModulatedSIREN(nn.Module):
     """Decode modulation vectors into images: ``(N, M) -> (N, H, W)`` or ``(M,) -> (H, W)``."""
 
     def __init__(self, *, height: int = 28, width: int = 28, hidden: int = 256, depth: int = 10,
-                 modul_features: int = 512, w0: float = 30.0, out_channels: int = 1):
+                 modul_features: int = 512, w0: float = 30.0, out_channels: int = 1,
+                 hidden_features: int | None = None, num_layers: int | None = None, freq: float | None = None,
+                 device=None):
+        """``hidden_features``, ``num_layers``, ``freq`` and ``device`` are the course file's names
+        (the starter calls ``ModulatedSIREN(height=28, width=28, hidden_features=256, num_layers=10,
+        modul_features=512)``); given, they override ``hidden``, ``depth`` and ``w0``."""
         super().__init__()
+        hidden = hidden if hidden_features is None else hidden_features
+        depth = depth if num_layers is None else num_layers
+        w0 = w0 if freq is None else freq
         self.height, self.width, self.hidden, self.depth = height, width, hidden, depth
         self.modul_features, self.out_channels = modul_features, out_channels
         self.siren = Siren(hidden=hidden, depth=depth, out_features=out_channels, w0=w0)
@@ -84,6 +92,8 @@ class ModulatedSIREN(nn.Module):
         nn.init.zeros_(self.modul.bias)  # a zero modulation means "no shift" at initialisation
         # Not a parameter and not saved: the course state_dict has no coordinate buffer.
         self.register_buffer("coords", pixel_grid(height, width), persistent=False)
+        if device is not None:
+            self.to(device)
 
     def config(self) -> dict:
         """Constructor arguments, saved beside the weights so a file rebuilds its own model."""

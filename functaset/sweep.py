@@ -1,4 +1,4 @@
-"""L-infinity PGD on functa vectors: the course's attack_classifier and a batched epsilon sweep.
+"""L-infinity PGD on functa vectors: a batched epsilon sweep (the course's attack_classifier is in attack.py).
 
 All attacks call :func:`common.attacks.pgd`, which takes per-sample epsilon and step
 tensors: a sweep over E bounds stacks E copies of the data, each row carrying its own
@@ -8,49 +8,13 @@ moves the perturbation by a signed-gradient step and projects it back into the b
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn as nn
 
-from common.attacks import pgd, pgd_bounds
+from common.attacks import pgd_bounds
 from common.predict import predict
 
 from functaset.defaults import DEFAULT_EPSILONS, DEFAULT_RATIOS  # noqa: F401 (re-exported)
-
-
-@dataclass
-class AttackResult:
-    """Outcome of one attack: accuracy in percent plus what is needed for figures."""
-
-    accuracy: float
-    labels: torch.Tensor      # (N,)
-    clean_pred: torch.Tensor  # (N,)
-    adv_pred: torch.Tensor    # (N,)
-    x: torch.Tensor           # (N, D)
-    x_adv: torch.Tensor       # (N, D)
-
-
-def attack_classifier(model: nn.Module, loader, criterion, linf_bound: float, num_pgd_steps: int = 10,
-                      device="cpu", lr: float | None = None) -> AttackResult:
-    """The course signature: a genuine ``num_pgd_steps``-step L-inf PGD over a whole loader.
-
-    ``criterion(logits, labels)`` is the loss the attack climbs (any positive scaling, e.g.
-    a mean, gives the same signed steps); ``lr`` is the step size (default ``linf_bound / 4``).
-    """
-    lr = linf_bound / 4 if lr is None else lr
-    xs, xs_adv, ys, clean, adv = [], [], [], [], []
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        x_adv = pgd(model, x, y, epsilon=linf_bound, step_size=lr, steps=num_pgd_steps, loss_fn=criterion)
-        clean.append(predict(model, x).cpu())
-        adv.append(predict(model, x_adv).cpu())
-        xs.append(x.cpu())
-        xs_adv.append(x_adv.cpu())
-        ys.append(y.cpu())
-    labels, adv_pred = torch.cat(ys), torch.cat(adv)
-    return AttackResult(100.0 * (adv_pred == labels).float().mean().item(), labels, torch.cat(clean), adv_pred,
-                        torch.cat(xs), torch.cat(xs_adv))
 
 
 def sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epsilons: list[float], step_sizes: list[float], *,

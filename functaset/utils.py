@@ -77,22 +77,46 @@ def validate_items(items, path, modul_dim: int | None = 512, num_classes: int = 
     return vectors, np.asarray(labels, dtype=np.int64)
 
 
-def load_split(data_dir=None, split: str = "train", name: str | None = None,
-               modul_dim: int | None = 512) -> tuple[torch.Tensor, torch.Tensor]:
-    """Vectors ``(N, D)`` float32 and labels ``(N,)`` int64 of one split, loaded safely."""
+def resolve_split_file(data_dir, split: str, name: str | None = None) -> Path:
+    """The ``.pkl`` of one split: ``data_dir`` is a functaset folder, or (as the course starter
+    passes it) the path of the ``.pkl`` file itself."""
     if split not in SPLITS:
         raise UserError(f"mode/split must be one of {SPLITS}, got {split!r}")
     data_dir = Path(data_dir or default_data_path())
+    if data_dir.suffix == ".pkl":
+        if not data_dir.is_file():
+            raise UserError(f"functaset file not found: {data_dir} (check the path to the .pkl file)")
+        return data_dir
     path = split_path(data_dir, split, name or detect_name(data_dir))
     if not path.is_file():
         raise UserError(f"functaset file not found: {path} (check -p/--data-path and --name)")
+    return path
+
+
+def load_split(data_dir=None, split: str = "train", name: str | None = None,
+               modul_dim: int | str | None = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """Vectors ``(N, D)`` float32 and labels ``(N,)`` int64 of one split, loaded safely.
+
+    ``data_dir``: a functaset folder or one split's ``.pkl`` file.  ``modul_dim="auto"``: the
+    length recorded in the folder's ``functaset.json`` (512, the course's, without one).
+    """
+    path = resolve_split_file(data_dir, split, name)
+    if modul_dim == "auto":
+        modul_dim = (read_info(path.parent).get("config") or {}).get("modul_features", 512)
     vectors, labels = validate_items(safe_load(path), path, modul_dim)
     return torch.from_numpy(vectors), torch.from_numpy(labels)
 
 
-def get_fmnist_functa(data_dir=None, batch_size: int = 256, mode: str = "train", *, name: str | None = None,
-                      num_workers: int = 0, seed: int = 0, dist_info=None, device=None, modul_dim: int | None = 512):
-    """DataLoader of ``(vector (B, D), label (B,))``; only the train split is shuffled."""
+def get_fmnist_functa(data_dir=None, batch_size: int = 256, mode: str = "train", num_workers: int = 0,
+                      pin_memory: bool = False, *, name: str | None = None, seed: int = 0, dist_info=None,
+                      device=None, modul_dim: int | str | None = "auto"):
+    """DataLoader of ``(vector (B, D), label (B,))``; only the train split is shuffled.
+
+    The course starter's call works unchanged:
+    ``get_fmnist_functa(data_dir=f"{path}/fmnist_train.pkl", mode="train", batch_size=128, num_workers=2)``;
+    a folder works too (the split's file is then ``<name>_<mode>.pkl`` in it).  ``pin_memory`` is
+    accepted for the starter's signature; memory is pinned whenever ``device`` is CUDA.
+    """
     vectors, labels = load_split(data_dir, mode, name, modul_dim)
     return make_loader(TensorDataset(vectors, labels), batch_size, train=mode == "train", seed=seed,
                        workers=num_workers, dist_info=dist_info, device=device)
@@ -133,10 +157,21 @@ def class_names(data_dir, num_classes: int = 10) -> list[str]:
 
 @torch.no_grad()
 def vec_to_img(inr: torch.nn.Module, vec: torch.Tensor) -> torch.Tensor:
-    """Decode ``(D,) -> (H, W)`` or ``(N, D) -> (N, H, W)`` on the SIREN's device, returned on the CPU."""
+    """Decode ``(D,) -> (H, W)`` or ``(N, D) -> (N, H, W)`` on the SIREN's device, returned on the CPU.
+
+    Works with our batched :class:`~functaset.SIREN.ModulatedSIREN` and with any module of the
+    course's interface, which decodes one ``(D,)`` vector into ``(H*W, 1)`` pixel values (a
+    batch is then decoded one vector at a time).
+    """
+    from functaset.SIREN import ModulatedSIREN
+
     device = next(inr.parameters()).device
+    height, width = getattr(inr, "height", 28), getattr(inr, "width", 28)
     with eval_mode(inr):
-        return inr(vec.to(device, torch.float32)).cpu()
+        vec = vec.to(device, torch.float32)
+        if isinstance(inr, ModulatedSIREN) or vec.ndim == 1:
+            return inr(vec).reshape(*vec.shape[:-1], height, width).cpu()
+        return torch.stack([inr(v).reshape(height, width) for v in vec]).cpu()  # (N, H, W)
 
 
 def top_confusions(y_true: torch.Tensor, y_pred: torch.Tensor, names, k: int = 5) -> list[str]:

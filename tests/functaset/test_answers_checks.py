@@ -2,7 +2,7 @@
 import torch
 import torch.nn as nn
 
-from functaset.sweep import attack_classifier
+from functaset.attack import attack_classifier
 
 
 def test_template_bug_recreating_the_delta_runs_only_one_step():

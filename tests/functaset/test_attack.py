@@ -3,8 +3,9 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from functaset.attack import attack_classifier
 from functaset.models import FunctaMLP
-from functaset.sweep import accuracy, attack_classifier, choose_step_sizes, envelope, pick_cm_index, sweep
+from functaset.sweep import accuracy, choose_step_sizes, envelope, pick_cm_index, sweep
 
 
 def toy_problem(n=96, dim=16, seed=0):
