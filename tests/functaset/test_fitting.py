@@ -5,6 +5,7 @@ import joblib
 import pytest
 import torch
 
+from common.embedded.digits import DigitsMNIST
 from functaset.SIREN import ModulatedSIREN
 from functaset.fitting import fit_modulations, fit_modulations_lbfgs, make_meta_step, per_image_mse
 from functaset.make_functaset import main as make_main
@@ -68,6 +69,10 @@ def test_make_functaset_course_format_resume_and_no_overwrite(tmp_path):
     assert vectors.shape == (24, 8)
     info = json.loads((out / "functaset.json").read_text())
     assert "sklearn digits" in info["data"] and info["splits"]["val"]["n"] == 24
+    train, test = (DigitsMNIST(s).data[:24].float() / 255 for s in ("train", "test"))
+    baseline = (-10 * torch.log10((test - train.mean(0)).pow(2).flatten(1).mean(1))).mean()  # the mean image
+    assert info["splits"]["test"]["mean_image_psnr"] == pytest.approx(float(baseline), abs=1e-4)
+    assert info["build_seconds"] > 0 and metrics["mean_image_psnr_test"] == info["splits"]["test"]["mean_image_psnr"]
     siren = torch.load(out / "modSiren.pth", map_location="cpu", weights_only=True)
     assert set(siren) >= {"epoch", "state_dict", "loss"} and "modul.weight" in siren["state_dict"]
     with pytest.raises(SystemExit):  # nothing gets overwritten
