@@ -22,7 +22,7 @@ from functaset.fitting import fit_modulations, siren_flops_per_image
 from functaset.models import FunctaMLP
 from functaset.sweep import DEFAULT_EPSILONS, sweep
 
-SIZES = {"course": dict(hidden=256, depth=10, modul_features=512), "demo": dict(hidden=32, depth=3, modul_features=32)}
+SIZES = {"course": dict(hidden=256, depth=10, modul_features=512), "demo": dict(hidden=64, depth=2, modul_features=128)}
 
 
 def timed(fn, device, repeats: int = 1) -> float:
