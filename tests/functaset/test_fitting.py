@@ -82,3 +82,10 @@ def test_make_functaset_course_format_resume_and_no_overwrite(tmp_path):
     _build(tmp_path / "fs2", tmp_path / "run1", "--meta-epochs", "2", "--resume", str(ckpt))
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     assert state["epoch"] == 2 and len(state["history"]) == 2
+
+
+def test_bad_meta_schedule_exits_2_before_any_work(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _build(tmp_path / "fs", tmp_path / "run", "--meta-schedule", "linear")
+    assert exit_info.value.code == 2 and "--meta-schedule must be constant or cosine" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

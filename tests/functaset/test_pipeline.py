@@ -19,7 +19,8 @@ def digits_functaset(tmp_path_factory):
     """
     root = tmp_path_factory.mktemp("functa")
     make_main(["--source", "digits", "--preset", "demo", "--out", str(root / "fs"), "--meta-epochs", "0",
-               "--hidden", "16", "--depth", "2", "--modul-dim", "64", "--fit-steps", "1", "--fit-lr", "10",
+               "--hidden", "16", "--depth", "2", "--modul-dim", "64", "--fit-optimizer", "sgd", "--fit-steps", "1",
+               "--fit-lr", "10",
                "--logdir", str(root / "build"), "--quiet", "--device", "cpu"])
     return root
 
