@@ -78,7 +78,7 @@ def plot_attack_examples(inr, x, x_adv, labels, adv_pred, rows: list[Example], n
     ``x_adv`` is ``(E, N, D)`` and ``adv_pred`` ``(E, N)``: every bound's attack, so a row can
     come from a fallback bound.
     """
-    fig, axes = plt.subplots(len(rows), 4, figsize=(9.2, 2.25 * len(rows) + 0.9), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 4, figsize=(9.2, 2.45 * len(rows) + 1.0), squeeze=False)
     for ax_row, r in zip(axes, rows):
         delta = x_adv[r.bound, r.index] - x[r.index]
         clean, pert_img, perturbed, diff = decoded_panels(inr, x[r.index], x_adv[r.bound, r.index])
