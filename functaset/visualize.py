@@ -96,7 +96,7 @@ def plot_attack_examples(inr, x, x_adv, labels, adv_pred, rows: list[Example], n
         outcome = "attack succeeded" if r.succeeded else "attack failed"
         ax_row[0].set_ylabel(f"class {names[r.cls]}\n{outcome}\neps={bound_names[r.bound]}", fontsize=8)
     fig.suptitle(title)
+    note = fallback_note(rows, start, bound_names, names, n_classes)
     caption = (f"Decoded with vec_to_img. Grey panels 1 and 3 on a fixed 0-1 scale; panel 2 (the decoded "
-               f"perturbation vector) auto-scaled; panel 4 blue/red = darker/brighter.{fallback_note(rows, start, bound_names, names, n_classes)} "
-               f"Data: {data}.")
+               f"perturbation vector) auto-scaled; panel 4 blue/red = darker/brighter.{note} Data: {data}.")
     save_figure(fig, path, caption)

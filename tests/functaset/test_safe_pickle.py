@@ -33,7 +33,7 @@ def _reconstruct():
 
 def test_numpy_ndarray_cannot_be_called(tmp_path):
     """``numpy.ndarray((3,), 'O')`` would build an object array (and ``(2**33,)`` 8 GiB) directly."""
-    path = _dump(tmp_path / "fmnist_train.pkl", [{"modul": _Reduce(np.ndarray, ((3,), "O")), "label": 0}])
+    _dump(tmp_path / "fmnist_train.pkl", [{"modul": _Reduce(np.ndarray, ((3,), "O")), "label": 0}])
     with pytest.raises(UserError, match="refused to load") as err:
         load_split(tmp_path, "train", modul_dim=3)
     assert "NaN" not in str(err.value)
