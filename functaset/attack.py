@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from common.cli import add_engine_args, positive_float, positive_int, run_context
@@ -52,6 +53,7 @@ if __name__ == "__main__":  # answer --help and reject bad flags before the heav
     build_parser().parse_args()
 
 import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
 
 from common.plotting import plot_accuracy_vs_epsilon, plot_confusion_matrix  # noqa: E402
 
@@ -61,7 +63,58 @@ from functaset.sweep import (accuracy, choose_step_sizes, envelope, pick_cm_inde
                              predict, sweep)
 from functaset.utils import (SIREN_FILE, class_names, data_label, detect_name, load_split,  # noqa: E402
                              read_info, top_confusions)
-from functaset.visualize import examples_by_class, plot_attack_examples  # noqa: E402
+from functaset.visualize import pick_examples, plot_attack_examples  # noqa: E402
+
+
+@dataclass
+class AttackResult:
+    """What :func:`attack_classifier` returns: accuracy in percent plus what the figures need (CPU)."""
+
+    accuracy: float
+    labels: torch.Tensor      # (N,)
+    clean_pred: torch.Tensor  # (N,)
+    adv_pred: torch.Tensor    # (N,)
+    x: torch.Tensor           # (N, D) clean vectors
+    x_adv: torch.Tensor       # (N, D) perturbed vectors
+
+
+def attack_classifier(model: nn.Module, loader, criterion, linf_bound: float, num_pgd_steps: int = 10,
+                      device=None, lr: float | None = None) -> AttackResult:
+    """The course's function, completed: ``num_pgd_steps`` steps of L-inf PGD on every batch.
+
+    criterion: ``criterion(logits, labels)``, the loss the attack *increases* (None: summed
+        cross-entropy; a mean only rescales the gradient, which the sign step ignores).
+    linf_bound: every entry of the perturbation stays within ``[-linf_bound, linf_bound]``.
+    device: where to attack (default: the model's device).
+    lr: step size of each signed-gradient step (default ``linf_bound / 4``).  A signed step
+        instead of an optimizer's raw-gradient step: the gradient's size varies by orders of
+        magnitude between vectors, the sign's does not, so ``lr`` is simply a fraction of the bound.
+    """
+    device = device or next(model.parameters()).device
+    lr = linf_bound / 4 if lr is None else lr
+    criterion = criterion or nn.CrossEntropyLoss(reduction="sum")
+    was_training = model.training
+    model.eval()  # attack the deployed model (no dropout); its weights are never stepped
+    xs, xs_adv, ys, clean, adv = [], [], [], [], []
+    for vectors, labels in loader:
+        vectors, labels = vectors.to(device), labels.to(device)
+        perts = torch.zeros_like(vectors, requires_grad=True)  # (B, D), tracked by autograd
+        for _ in range(num_pgd_steps):
+            loss = criterion(model(vectors + perts), labels)
+            (grad,) = torch.autograd.grad(loss, perts)  # gradient w.r.t. perts only: model .grad untouched
+            with torch.no_grad():  # ascend the loss, then project back into the L-inf ball
+                perts = (perts + lr * grad.sign()).clamp(-linf_bound, linf_bound)
+            perts.requires_grad_(True)  # the *new* tensor is the one the next step differentiates
+        with torch.no_grad():
+            clean.append(model(vectors).argmax(dim=1).cpu())
+            adv.append(model(vectors + perts).argmax(dim=1).cpu())
+        xs.append(vectors.cpu())
+        xs_adv.append((vectors + perts).detach().cpu())
+        ys.append(labels.cpu())
+    model.train(was_training)
+    labels, adv_pred = torch.cat(ys), torch.cat(adv)
+    return AttackResult(100.0 * (adv_pred == labels).float().mean().item(), labels, torch.cat(clean), adv_pred,
+                        torch.cat(xs), torch.cat(xs_adv))
 
 
 def parse_bounds(texts: list[str]) -> list[tuple[str, float]]:
@@ -129,22 +182,20 @@ def figures(res: dict, compared: dict, bounds, cm_idx: int, in_band: bool, inr, 
 
 def examples_figure(res: dict, tag: str, filename: str, n_classes: int, bounds, start: int, inr, names, label,
                     ctx) -> None:
-    """Decoded succeeded/failed examples of ``n_classes`` classes (18 images for 3, 6 for 1).
+    """Handout item 9 (``n_classes=3``: 18 panels + our difference column) or the bonus (1 class: 6 + 2).
 
-    Uses the confusion-matrix bound, or the nearest bound where some class has both a
-    successful and a failed attack (a robust model may have none at that bound).
+    Examples come from the confusion-matrix bound; a class lacking a successful or a failed
+    attack there takes it from the nearest bound that has one, and the caption says so.
     """
     x, y = res["labels_x"]
-    order = sorted(range(len(bounds)), key=lambda k: (abs(k - start), -k))  # start, then larger first
-    for k in order:
-        picks = examples_by_class(y, res["clean_correct"], res["correct"][k])
-        if picks:
-            plot_attack_examples(inr, x, res["x_adv"][k], y, _adv_pred(res, k), dict(list(picks.items())[:n_classes]),
-                                 names, ctx.run.figure_path(filename), eps_text=bounds[k][0], data=label,
-                                 title=f"Attack succeeded / failed, eps={bounds[k][0]} ({tag})")
-            return
-    print(f"note: {tag}: no bound has a class with both a successful and a failed attack; "
-          f"{filename}.png not drawn")
+    rows = pick_examples(y, res["clean_correct"], res["correct"], start, n_classes)
+    if not rows:
+        print(f"note: {tag}: no class has both a successful and a failed attack at any bound; {filename}.png not drawn")
+        return
+    adv_pred = torch.stack([_adv_pred(res, k) for k in range(len(bounds))])  # (E, N)
+    plot_attack_examples(inr, x, res["x_adv"], y, adv_pred, rows, names, ctx.run.figure_path(filename),
+                         bound_names=[k for k, _ in bounds], start=start, n_classes=n_classes, data=label,
+                         title=f"Attack succeeded / failed, eps={bounds[start][0]} ({tag})")
 
 
 def _adv_pred(res: dict, k: int) -> torch.Tensor:
