@@ -38,7 +38,7 @@ if __name__ == "__main__":  # answer --help and reject bad flags before the heav
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from common.checkpoint import load_checkpoint, load_model_weights  # noqa: E402
+from common.checkpoint import load_checkpoint, load_model_weights, state_dict_of  # noqa: E402
 from common.embedded.samples import PHOTO_LABEL, sample_photo_paths  # noqa: E402
 from common.images import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from common.plotting import plot_image_grid  # noqa: E402
@@ -105,7 +105,22 @@ def resolve_weights(weights: str = "imagenet") -> tuple[dict | None, str, bool]:
     if weights == "random":
         return None, RANDOM_LABEL, False
     require_file(weights, "AlexNet weights file", "--weights takes imagenet, random or a state_dict path")
-    return load_checkpoint(weights, map_location="cpu"), f"AlexNet weights from {weights}", True
+    state = load_checkpoint(weights, map_location="cpu", flag="--weights")
+    check_alexnet_state(state, weights)
+    return state, f"AlexNet weights from {weights}", True
+
+
+def check_alexnet_state(state: dict, path) -> None:
+    """UserError unless ``state`` has exactly torchvision AlexNet's keys and shapes (checked on the meta device)."""
+    from torchvision.models import alexnet
+
+    with torch.device("meta"):  # shapes only, no memory
+        expected = {k: tuple(v.shape) for k, v in alexnet().state_dict().items()}
+    got = {k: tuple(getattr(v, "shape", ())) for k, v in state_dict_of(state).items()}
+    wrong = sorted(set(expected) ^ set(got)) or [k for k in expected if got[k] != expected[k]]
+    if wrong:
+        raise UserError(f"--weights {path} is not a torchvision AlexNet state_dict (first mismatch: {wrong[0]!r}); "
+                        "pass an AlexNet state_dict, imagenet or random")
 
 
 def load_classifier(weights: str = "imagenet", device: torch.device | str = "cpu",
