@@ -95,12 +95,12 @@ def measure(model: RNNLM, batch_size: int, window: int, counts, vocab_size: int,
     for n in counts:
         tokens = torch.randint(0, vocab_size, (batch_size, n * window + 1), generator=generator).to(device)
         truncated, full = one_update(model, tokens, window, True), one_update(model, tokens, window, False)
-        row = {"windows": n, "tokens": n * window, "truncated_MB": truncated["saved_bytes"] / 2**20,
-               "full_MB": full["saved_bytes"] / 2**20}
-        row["ratio"] = row["full_MB"] / row["truncated_MB"]
+        row = {"windows": n, "tokens": n * window, "truncated_MiB": truncated["saved_bytes"] / 2**20,
+               "full_MiB": full["saved_bytes"] / 2**20}
+        row["ratio"] = row["full_MiB"] / row["truncated_MiB"]
         if "cuda_peak_bytes" in full:
-            row["truncated_cuda_peak_MB"] = truncated["cuda_peak_bytes"] / 2**20
-            row["full_cuda_peak_MB"] = full["cuda_peak_bytes"] / 2**20
+            row["truncated_cuda_peak_MiB"] = truncated["cuda_peak_bytes"] / 2**20
+            row["full_cuda_peak_MiB"] = full["cuda_peak_bytes"] / 2**20
         rows.append(row)
     return rows
 
@@ -180,8 +180,8 @@ def main(argv=None) -> dict:
           f"vocabulary {args.vocab_size}, batch {args.batch_size}, window {args.seq_length}):")
     print(markdown_table(rows, ["tokens", *columns]), end="")
     tokens = [r["tokens"] for r in rows]
-    plot_overlaid_curves({"full BPTT (no detach)": [r["full_MB"] for r in rows],
-                          f"truncated, detach every {args.seq_length}": [r["truncated_MB"] for r in rows]},
+    plot_overlaid_curves({"full BPTT (no detach)": [r["full_MiB"] for r in rows],
+                          f"truncated, detach every {args.seq_length}": [r["truncated_MiB"] for r in rows]},
                          ctx.run.figure_path("bptt_memory"), x=tokens,
                          title="Activations kept for one backward pass",
                          xlabel="tokens in the stream (one update)", ylabel="saved tensors (MiB)",
@@ -189,7 +189,7 @@ def main(argv=None) -> dict:
                                  "counted with autograd saved-tensor hooks (weights excluded).")
     graph_figure(ctx.run.figure_path("bptt_graph"))
     metrics = {"data": "random token ids (byte counts depend on shapes only)", "rows": rows,
-               **{f"{k}_{r['tokens']}": r[k] for r in rows for k in ("truncated_MB", "full_MB")}}
+               **{f"{k}_{r['tokens']}": r[k] for r in rows for k in ("truncated_MiB", "full_MiB")}}
     ctx.run.write_metrics(metrics)
     ctx.run.close()
     return metrics

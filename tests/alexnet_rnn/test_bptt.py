@@ -42,9 +42,9 @@ def test_saved_bytes_constant_when_truncated_and_linear_when_full():
     model = RNNLM(50, embed_size=8, hidden_size=16)
     rows = measure(model, batch_size=3, window=6, counts=[1, 2, 4], vocab_size=50, device=torch.device("cpu"),
                    generator=torch.Generator().manual_seed(0))
-    truncated = [r["truncated_MB"] for r in rows]
+    truncated = [r["truncated_MiB"] for r in rows]
     assert max(truncated) == pytest.approx(min(truncated), rel=0.02)
-    assert rows[0]["full_MB"] == pytest.approx(rows[0]["truncated_MB"], rel=0.02)  # one window: same graph
+    assert rows[0]["full_MiB"] == pytest.approx(rows[0]["truncated_MiB"], rel=0.02)  # one window: same graph
     assert [r["ratio"] for r in rows] == pytest.approx([1, 2, 4], rel=0.02)
     assert all(p.grad is None for p in model.parameters())
 
@@ -53,7 +53,7 @@ def test_cli_small(tmp_path):
     main(["--hidden-size", "8", "--embed-size", "4", "--vocab-size", "30", "-b", "2", "--seq-length", "5",
           "--windows", "1", "3", "--logdir", str(tmp_path / "run"), "--quiet"])
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["full_MB_15"] == pytest.approx(3 * metrics["full_MB_5"], rel=0.02) and "data" in metrics
+    assert metrics["full_MiB_15"] == pytest.approx(3 * metrics["full_MiB_5"], rel=0.02) and "data" in metrics
     assert {p.name for p in (tmp_path / "run" / "figures").glob("*.png")} == {"bptt_graph.png", "bptt_memory.png"}
     with pytest.raises(SystemExit) as err:
         main(["--windows", "0", "--logdir", str(tmp_path / "bad")])
