@@ -19,8 +19,8 @@ batch statistics or dropout; the loss is a sum of per-example terms; Adam is
 element-wise), but batched kernels sum in a different order than single-image ones, and
 Adam's normalised steps amplify those rounding differences (float32): measured with
 ``batched_vs_single`` on china.jpg -> goldfish/pizza/airliner, random AlexNet weights,
-the 8-bit examples differ from their single-image runs by 5-19/255 per pixel at most,
-and one stopped a step later (22 instead of 21).
+the 8-bit examples differ from their single-image runs by up to 5/255, 8/255 and 19/255
+per pixel, and one stopped a step later (22 instead of 21).
 """
 from __future__ import annotations
 
