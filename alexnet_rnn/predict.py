@@ -41,7 +41,7 @@ import torch.nn as nn  # noqa: E402
 from common.checkpoint import load_checkpoint, load_model_weights, state_dict_of  # noqa: E402
 from common.embedded.samples import PHOTO_LABEL, sample_photo_paths  # noqa: E402
 from common.images import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
-from common.plotting import plot_image_grid  # noqa: E402
+from common.plotting import save_figure  # noqa: E402
 
 IMAGE_SIZE = 224
 RANDOM_LABEL = "RANDOM untrained weights: predictions are meaningless"
@@ -164,9 +164,21 @@ def label_text(categories: list[str], probs: torch.Tensor) -> str:
 def prediction_figure(images, titles: list[str], path, *, weights_label: str, title: str, caption: str,
                       ncols: int | None = None) -> Path:
     """Images (N, 3, H, W) in [0, 1] with one title each; the weights label goes on every figure."""
-    pictures = [img.detach().cpu().permute(1, 2, 0).numpy() for img in images]  # (H, W, 3) for imshow
-    return plot_image_grid(pictures, titles, path, ncols=ncols or min(len(pictures), 4),
-                           title=f"{title}\n[{weights_label}]", caption=f"{caption} [{weights_label}]")
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    ncols = ncols or min(len(images), 4)
+    nrows = -(-len(images) // ncols)
+    # Room for a two-line title above every image, so rows never run into each other.
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 3.0 * nrows + 0.8), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, text in zip(axes.flat, images, titles):
+        ax.imshow(img.detach().cpu().permute(1, 2, 0).clamp(0, 1).numpy())  # (H, W, 3)
+        ax.set_title(textwrap.fill(text, 32), fontsize=8)
+    fig.suptitle(f"{title}\n[{weights_label}]")
+    return save_figure(fig, path, f"{caption} [{weights_label}]")
 
 
 def default_images() -> dict[str, Path]:
