@@ -35,7 +35,7 @@ LM_QUICK = ["--level", "char", "--embed-size", "32", "--hidden-size", "128", "--
             "--epochs", "1", "--lr", "0.005", "--num-samples", "200", "--prompt", "The "]
 LM_WORD = ["--level", "word", "--embed-size", "128", "--hidden-size", "256", "--epochs", "1",
            "--num-samples", "60", "--prompt", "the", "--distance", "class", "function"]
-BPTT_SMALL = ["--hidden-size", "64", "--vocab-size", "500", "--windows", "1", "2", "4"]
+BPTT_SMALL = ["--hidden-size", "64", "--vocab-size", "500", "-b", "4", "--windows", "1", "2", "4"]
 LM_CHAR = ["--level", "char", "--embed-size", "32", "--hidden-size", "128", "--max-chars", "100000",
            "--epochs", "2", "--num-samples", "300", "--prompt", "The "]
 
