@@ -23,15 +23,34 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
 from common.cli import add_engine_args, setup_run
 from common.errors import UserError, cli_main
-from common.plotting import markdown_table, plot_overlaid_curves, save_figure
 
-from alexnet_rnn.rnn_lm import RNNLM, detach_hidden
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--vocab-size", type=int, default=10000, help="output classes (PTB: 10,000)")
+    p.add_argument("--embed-size", type=int, default=128, help="embedding width")
+    p.add_argument("--hidden-size", type=int, default=1024, help="LSTM width")
+    p.add_argument("-b", "--batch-size", type=int, default=20, help="parallel streams")
+    p.add_argument("--seq-length", type=int, default=30, help="truncation window (tokens)")
+    p.add_argument("--windows", type=int, nargs="+", default=[1, 2, 4, 8],
+                   help="stream lengths to measure, in windows")
+    add_engine_args(p, training=False)
+    return p
+
+
+if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
+    build_parser().parse_args()
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from common.plotting import markdown_table, plot_overlaid_curves, save_figure  # noqa: E402
+
+from alexnet_rnn.rnn_lm import RNNLM, detach_hidden  # noqa: E402
 
 
 class SavedTensorMeter:
@@ -148,20 +167,6 @@ def graph_figure(path, steps: int = 3, windows: int = 2) -> None:
     fig.suptitle("Computational graph of the LSTM language model, unrolled in time")
     save_figure(fig, path, "h_t = LSTM(x_t, h_(t-1)) (cell state included in h); "
                            "L_t = cross-entropy of the word after x_t; weights shared by all steps (not drawn).")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--vocab-size", type=int, default=10000, help="output classes (PTB: 10,000)")
-    p.add_argument("--embed-size", type=int, default=128, help="embedding width")
-    p.add_argument("--hidden-size", type=int, default=1024, help="LSTM width")
-    p.add_argument("-b", "--batch-size", type=int, default=20, help="parallel streams")
-    p.add_argument("--seq-length", type=int, default=30, help="truncation window (tokens)")
-    p.add_argument("--windows", type=int, nargs="+", default=[1, 2, 4, 8],
-                   help="stream lengths to measure, in windows")
-    add_engine_args(p, training=False)
-    return p
 
 
 @cli_main
