@@ -20,6 +20,7 @@ def test_notebook_runs_offline_and_answers_every_programming_part(tmp_path, monk
     monkeypatch.setenv("A2_QUICK", "1")
     monkeypatch.setenv("A2_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("A2_PTB", str(tmp_path / "no_ptb"))
+    monkeypatch.delenv("A2_WEIGHTS", raising=False)
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOK.parents[1])}}).execute()
