@@ -23,19 +23,19 @@ from __future__ import annotations
 
 import argparse
 
-from common.cli import add_engine_args, setup_run
-from common.errors import UserError, cli_main
+from common.cli import add_engine_args, positive_int, run_context
+from common.errors import cli_main
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--vocab-size", type=int, default=10000, help="output classes (PTB: 10,000)")
-    p.add_argument("--embed-size", type=int, default=128, help="embedding width")
-    p.add_argument("--hidden-size", type=int, default=1024, help="LSTM width")
-    p.add_argument("-b", "--batch-size", type=int, default=20, help="parallel streams")
-    p.add_argument("--seq-length", type=int, default=30, help="truncation window (tokens)")
-    p.add_argument("--windows", type=int, nargs="+", default=[1, 2, 4, 8],
+    p.add_argument("--vocab-size", type=positive_int, default=10000, help="output classes (PTB: 10,000)")
+    p.add_argument("--embed-size", type=positive_int, default=128, help="embedding width")
+    p.add_argument("--hidden-size", type=positive_int, default=1024, help="LSTM width")
+    p.add_argument("-b", "--batch-size", type=positive_int, default=20, help="parallel streams")
+    p.add_argument("--seq-length", type=positive_int, default=30, help="truncation window (tokens)")
+    p.add_argument("--windows", type=positive_int, nargs="+", default=[1, 2, 4, 8],
                    help="stream lengths to measure, in windows")
     add_engine_args(p, training=False)
     return p
@@ -139,7 +139,8 @@ def graph_figure(path, steps: int = 3, windows: int = 2) -> None:
             ax.text(t, 2.2, f"$L_{{{t}}}$", ha="center", va="center", bbox=dict(boxstyle="round", fc="#f5e6dd"))
             ax.annotate("", (t, 0.85), (t, 0.2), arrowprops=dict(arrowstyle="->"))
             ax.annotate("", (t, 2.0), (t, 1.3), arrowprops=dict(arrowstyle="->"))
-            ax.annotate("", (t + 0.12, 1.3), (t + 0.12, 2.0), arrowprops=dict(arrowstyle="->", color="crimson", ls="--"))
+            ax.annotate("", (t + 0.12, 1.3), (t + 0.12, 2.0),
+                        arrowprops=dict(arrowstyle="->", color="crimson", ls="--"))
         for t in range(0, n + 1):
             ax.text(t, 1.08, f"$h_{{{t}}}$", ha="center", va="center", bbox=dict(boxstyle="circle", fc="white"))
         for t in range(1, n + 1):
@@ -172,11 +173,11 @@ def graph_figure(path, steps: int = 3, windows: int = 2) -> None:
 @cli_main
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
-    if min(args.vocab_size, args.embed_size, args.hidden_size, args.batch_size, args.seq_length,
-           *args.windows) < 1:
-        raise UserError("--vocab-size, --embed-size, --hidden-size, --batch-size, --seq-length and --windows "
-                        "must be positive")
-    ctx = setup_run(args, "alexnet_rnn")
+    with run_context(args, "alexnet_rnn") as ctx:
+        return _run(args, ctx)
+
+
+def _run(args, ctx) -> dict:
     model = RNNLM(args.vocab_size, embed_size=args.embed_size, hidden_size=args.hidden_size).to(ctx.device)
     rows = measure(model, args.batch_size, args.seq_length, sorted(set(args.windows)), args.vocab_size, ctx.device,
                    torch.Generator().manual_seed(args.seed))
@@ -196,7 +197,6 @@ def main(argv=None) -> dict:
     metrics = {"data": "random token ids (byte counts depend on shapes only)", "rows": rows,
                **{f"{k}_{r['tokens']}": r[k] for r in rows for k in ("truncated_MiB", "full_MiB")}}
     ctx.run.write_metrics(metrics)
-    ctx.run.close()
     return metrics
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from alexnet_rnn.adversarial import (amplified, auto_alpha, batched_vs_single, perturbation_stats, resolve_targets, targeted_l1_attack,
-                                     targets_for, to_8bit)
+from alexnet_rnn.adversarial import (amplified, auto_alpha, batched_vs_single, perturbation_stats, resolve_targets,
+                                     targeted_l1_attack, targets_for, to_8bit)
 from common.errors import UserError
 
 

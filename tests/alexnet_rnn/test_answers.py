@@ -108,4 +108,5 @@ def test_q4c_averaging_row_gives_a_permutation_invariant_feature(setup):
     assert torch.allclose(w @ self_attention(p @ x, wq, wk, wv, 2.0), w @ self_attention(x, wq, wk, wv, 2.0),
                           atol=1e-12)
     w_bad = torch.arange(1.0, t + 1, dtype=DT).view(1, t)  # position-dependent weights break it
-    assert not torch.allclose(w_bad @ self_attention(p @ x, wq, wk, wv, 2.0), w_bad @ self_attention(x, wq, wk, wv, 2.0))
+    assert not torch.allclose(w_bad @ self_attention(p @ x, wq, wk, wv, 2.0),
+                              w_bad @ self_attention(x, wq, wk, wv, 2.0))
