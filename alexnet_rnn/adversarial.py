@@ -6,11 +6,21 @@
 
 The perturbation lives in [0, 1] pixel space (the model wrapper normalises), and after
 every Adam step it is projected so that ``x + r`` stays in [0, 1]: the adversarial
-example is always a valid image.  Each example stops at the first step whose
-prediction is the target (or at ``--max-steps``).  All examples run as one batch:
-the model is in eval mode (no batch statistics, no dropout) and Adam is element-wise,
-so every example's trajectory is exactly the one it would have alone, and its
-result is frozen at its own first success.
+example is always a valid image.  Success is judged on the 8-bit image (``x + r``
+rounded to multiples of 1/255), which is exactly what the saved PNG holds; each example
+stops at the first step whose 8-bit image is predicted as the target (or at
+``--max-steps``).  Every example is saved under ``examples/`` as a 224x224 PNG and a
+float tensor (``.pt``), next to its original, and reloaded from the PNG to confirm the
+class; ``python -m alexnet_rnn.predict RUN/examples/*.png`` shows them with the
+prediction tool.
+
+All examples run as one batch.  In exact arithmetic they are independent (eval mode: no
+batch statistics or dropout; the loss is a sum of per-example terms; Adam is
+element-wise), but batched kernels sum in a different order than single-image ones, and
+Adam's normalised steps amplify those rounding differences (float32): measured with
+``batched_vs_single`` on china.jpg -> goldfish/pizza/airliner, random AlexNet weights,
+the 8-bit examples differ from their single-image runs by up to 5/255, 8/255 and 19/255
+per pixel, and one stopped a step later (22 instead of 21).
 """
 from __future__ import annotations
 
@@ -53,11 +63,17 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from common.io import atomic_write  # noqa: E402
 from common.modules import eval_mode  # noqa: E402
 from common.plotting import markdown_table, plot_table  # noqa: E402
 
 from alexnet_rnn.predict import (label_text, load_classifier, load_image, named_images, predict_probs,  # noqa: E402
                                  prediction_figure, resolve_weights)
+
+
+def to_8bit(images: torch.Tensor) -> torch.Tensor:
+    """Round [0, 1] images to the 256 levels a PNG stores (still float in [0, 1])."""
+    return (images * 255).round() / 255
 
 
 @dataclass
@@ -87,7 +103,7 @@ def targeted_l1_attack(model: nn.Module, images: torch.Tensor, targets: torch.Te
                        alpha: float | torch.Tensor, lr: float = 0.01, max_steps: int = 300) -> AttackResult:
     """Adam on r for ``sum_i alpha_i * ||r_i||_1 + CE(f(x_i + r_i), t_i)``; x + r projected into [0, 1].
 
-    ``alpha`` is a float or a per-example tensor (N,).
+    ``alpha`` is a float or a per-example tensor (N,).  ``adversarial`` holds 8-bit images (PNG-exact).
     """
     with eval_mode(model):
         alpha = torch.as_tensor(alpha, dtype=images.dtype, device=images.device)
@@ -97,10 +113,11 @@ def targeted_l1_attack(model: nn.Module, images: torch.Tensor, targets: torch.Te
         steps = torch.full((len(images),), max_steps, dtype=torch.long, device=images.device)
         done = torch.zeros(len(images), dtype=torch.bool, device=images.device)
         for step in range(max_steps + 1):
-            logits = model(images + delta)  # the prediction of the image after `step` updates
-            newly = (logits.argmax(dim=1) == targets) & ~done
-            with torch.no_grad():
-                adversarial[newly] = (images + delta)[newly]
+            logits = model(images + delta)
+            with torch.no_grad():  # success = the 8-bit image after `step` updates is predicted as the target
+                candidate = to_8bit(images + delta)
+                newly = (model(candidate).argmax(dim=1) == targets) & ~done
+                adversarial[newly] = candidate[newly]
                 steps[newly] = step
             done |= newly
             # One host sync per step is the price of "stop as soon as the target is reached".
@@ -114,8 +131,20 @@ def targeted_l1_attack(model: nn.Module, images: torch.Tensor, targets: torch.Te
             with torch.no_grad():  # in place, so Adam keeps updating this very tensor
                 delta.copy_((images + delta).clamp(0, 1) - images)
         with torch.no_grad():  # examples that never reached the target report their last iterate
-            adversarial[~done] = (images + delta)[~done]
+            adversarial[~done] = to_8bit(images + delta)[~done]
     return AttackResult(adversarial, steps, done)
+
+
+def batched_vs_single(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, alpha: torch.Tensor,
+                      **kwargs) -> list[dict]:
+    """Attack as one batch and one example at a time: steps of both and the largest pixel difference."""
+    batch = targeted_l1_attack(model, images, targets, alpha=alpha, **kwargs)
+    out = []
+    for i in range(len(images)):
+        alone = targeted_l1_attack(model, images[i:i + 1], targets[i:i + 1], alpha=alpha[i:i + 1], **kwargs)
+        out.append({"steps_batched": int(batch.steps[i]), "steps_alone": int(alone.steps[0]),
+                    "max_abs_diff": float((batch.adversarial[i] - alone.adversarial[0]).abs().max())})
+    return out
 
 
 def perturbation_stats(original: torch.Tensor, adversarial: torch.Tensor) -> dict[str, float]:
@@ -154,14 +183,28 @@ def targets_for(clean_class: int, wanted: list[int], fallback: list[int]) -> lis
     return [c if c != clean_class else spare.pop(0) for c in wanted]
 
 
+def slug(text: str) -> str:
+    return text.replace(" ", "_").replace("/", "_").replace("'", "")
+
+
+def save_example(folder: Path, stem: str, image: torch.Tensor) -> Path:
+    """``stem``.png (8-bit, full 224x224 resolution) and ``stem``.pt (the float tensor (3, H, W)) in ``folder``."""
+    from PIL import Image
+
+    pixels = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()  # (H, W, 3) uint8
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / f"{stem}.pt", lambda tmp: torch.save(image.detach().cpu().clone(), tmp))
+    return atomic_write(folder / f"{stem}.png", lambda tmp: Image.fromarray(pixels).save(tmp, format="PNG"))
+
+
 def _example_figure(ctx, clf, name, target, x, adv, steps, success, probs_clean, probs_adv) -> Path:
     amp, gain = amplified(adv - x)
     status = f"reached in {steps} steps" if success else f"NOT reached in {steps} steps"
     titles = [f"original: {label_text(clf.categories, probs_clean)}",
               f"adversarial: {label_text(clf.categories, probs_adv)}",
               f"perturbation x{gain:.0f} (grey = 0)"]
-    slug = clf.categories[target].replace(" ", "_").replace("/", "_")
-    return prediction_figure(torch.stack([x, adv, amp]), titles, ctx.run.figure_path(f"adv_{name}_to_{slug}"),
+    return prediction_figure(torch.stack([x, adv, amp]), titles,
+                             ctx.run.figure_path(f"adv_{name}_to_{slug(clf.categories[target])}"),
                              weights_label=clf.weights_label, ncols=3,
                              title=f"{name} -> target '{clf.categories[target]}' ({status})",
                              caption="Left: x; middle: x + r; right: r amplified.")
@@ -209,20 +252,29 @@ def _report(args, ctx, clf, named, data, pairs, x, result, probs_clean, probs_ad
     names, rows = list(named), []
     metrics = {"data": data, "weights": clf.weights_label, "pretrained": clf.pretrained, "alpha_mode": args.alpha,
                "clean_classes_differ": len(set(clean)) == len(clean)}
-    adv = result.adversarial.cpu()
+    adv, folder = result.adversarial.cpu(), ctx.run.path / "examples"
     for k, (i, target) in enumerate(pairs):
         stats = perturbation_stats(x[k], adv[k])
         steps, success = int(result.steps[k]), bool(result.success[k])
         _example_figure(ctx, clf, names[i], target, x[k], adv[k], steps, success, probs_clean[k], probs_adv[k])
+        if k == 0 or pairs[k - 1][0] != i:
+            save_example(folder, f"{names[i]}_original", x[k])
+        key = f"{names[i]}_to_{slug(clf.categories[target])}"
+        png = save_example(folder, key, adv[k])
+        reloaded = predict_probs(clf.model, load_image(png).unsqueeze(0).to(ctx.device))[0].argmax()
         row = {"image": names[i], "clean": clf.categories[clean[i]], "target": clf.categories[target],
-               "alpha": float(result.alpha[k]), "reached": success, "steps": steps, **stats}
+               "alpha": float(result.alpha[k]), "reached": success, "steps": steps, **stats,
+               "png_class": clf.categories[int(reloaded)]}
         rows.append(row)
-        key = f"{names[i]}_to_{clf.categories[target].replace(' ', '_')}"
-        metrics.update({f"{key}_{c}": row[c] for c in ("alpha", "reached", "steps", "l1", "linf", "psnr_db")})
+        metrics.update({f"{key}_{c}": row[c] for c in ("alpha", "reached", "steps", "l1", "linf", "psnr_db",
+                                                        "png_class")})
+    metrics["saved_pngs_reach_target"] = all(r["png_class"] == r["target"] for r in rows if r["reached"])
     metrics["success_rate"] = sum(r["reached"] for r in rows) / len(rows)
     metrics["mean_psnr_db"] = sum(r["psnr_db"] for r in rows) / len(rows)
-    columns = ["image", "clean", "target", "alpha", "reached", "steps", "l1", "linf", "psnr_db"]
+    columns = ["image", "clean", "target", "alpha", "reached", "steps", "l1", "linf", "psnr_db", "png_class"]
     print(f"weights: {clf.weights_label}\n" + markdown_table(rows, columns), end="")
+    print(f"examples saved as PNG + .pt in {folder}; show them with: python -m alexnet_rnn.predict "
+          f"{folder}/*.png --weights {args.weights}" + (f" --seed {args.seed}" if args.seed else ""))
     if not metrics["clean_classes_differ"]:
         print("note: the images share a predicted class under these weights", flush=True)
     plot_table(rows, columns, ctx.run.figure_path("adversarial_summary"),

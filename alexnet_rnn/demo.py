@@ -5,9 +5,10 @@
 Runs, each into its own run directory ``--out/alexnet_rnn_<stage>``: receptive fields (table +
 gradient check), AlexNet predictions on the library sample photos, targeted L1
 adversarial examples, a short language-model run on the embedded English text
-(perplexity against the unigram/bigram baselines, samples) and the position-wise FFN
-check.  Without cached ImageNet weights (offline), AlexNet runs with random weights
-and every figure and metrics.json says so.
+(perplexity against the unigram/bigram baselines, samples), the truncated-BPTT memory
+measurement (small sizes) and the position-wise FFN check.  Without cached ImageNet
+weights (offline), AlexNet runs with random weights and every figure and metrics.json
+says so.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def build_parser():
 if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
     build_parser().parse_args()
 
-from alexnet_rnn import adversarial, position_ffn, predict, receptive_field, rnn_lm  # noqa: E402
+from alexnet_rnn import adversarial, bptt, position_ffn, predict, receptive_field, rnn_lm  # noqa: E402
 
 # Language-model configs: small enough to train in seconds, big enough to beat both baselines
 # on the embedded text (measured; see README.md).  The course defaults stay in rnn_lm.py.
@@ -34,6 +35,7 @@ LM_QUICK = ["--level", "char", "--embed-size", "32", "--hidden-size", "128", "--
             "--epochs", "1", "--lr", "0.005", "--num-samples", "200", "--prompt", "The "]
 LM_WORD = ["--level", "word", "--embed-size", "128", "--hidden-size", "256", "--epochs", "1",
            "--num-samples", "60", "--prompt", "the", "--distance", "class", "function"]
+BPTT_SMALL = ["--hidden-size", "64", "--vocab-size", "500", "-b", "4", "--windows", "1", "2", "4"]
 LM_CHAR = ["--level", "char", "--embed-size", "32", "--hidden-size", "128", "--max-chars", "100000",
            "--epochs", "2", "--num-samples", "300", "--prompt", "The "]
 
@@ -51,7 +53,7 @@ def _stages(quick: bool, weights: str) -> list[tuple[str, object, list[str]]]:
         stages.append(("rnn_lm_char", rnn_lm, LM_QUICK))
     else:
         stages += [("rnn_lm_char", rnn_lm, LM_CHAR), ("rnn_lm_word", rnn_lm, LM_WORD)]
-    stages.append(("position_ffn", position_ffn, []))
+    stages += [("bptt", bptt, BPTT_SMALL), ("position_ffn", position_ffn, [])]
     return stages
 
 

@@ -38,10 +38,10 @@ if __name__ == "__main__":  # answer --help and reject bad flags before the heav
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from common.checkpoint import load_checkpoint, load_model_weights  # noqa: E402
+from common.checkpoint import load_checkpoint, load_model_weights, state_dict_of  # noqa: E402
 from common.embedded.samples import PHOTO_LABEL, sample_photo_paths  # noqa: E402
 from common.images import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
-from common.plotting import plot_image_grid  # noqa: E402
+from common.plotting import save_figure  # noqa: E402
 
 IMAGE_SIZE = 224
 RANDOM_LABEL = "RANDOM untrained weights: predictions are meaningless"
@@ -105,7 +105,22 @@ def resolve_weights(weights: str = "imagenet") -> tuple[dict | None, str, bool]:
     if weights == "random":
         return None, RANDOM_LABEL, False
     require_file(weights, "AlexNet weights file", "--weights takes imagenet, random or a state_dict path")
-    return load_checkpoint(weights, map_location="cpu"), f"AlexNet weights from {weights}", True
+    state = load_checkpoint(weights, map_location="cpu", flag="--weights")
+    check_alexnet_state(state, weights)
+    return state, f"AlexNet weights from {weights}", True
+
+
+def check_alexnet_state(state: dict, path) -> None:
+    """UserError unless ``state`` has exactly torchvision AlexNet's keys and shapes (checked on the meta device)."""
+    from torchvision.models import alexnet
+
+    with torch.device("meta"):  # shapes only, no memory
+        expected = {k: tuple(v.shape) for k, v in alexnet().state_dict().items()}
+    got = {k: tuple(getattr(v, "shape", ())) for k, v in state_dict_of(state).items()}
+    wrong = sorted(set(expected) ^ set(got)) or [k for k in expected if got[k] != expected[k]]
+    if wrong:
+        raise UserError(f"--weights {path} is not a torchvision AlexNet state_dict (first mismatch: {wrong[0]!r}); "
+                        "pass an AlexNet state_dict, imagenet or random")
 
 
 def load_classifier(weights: str = "imagenet", device: torch.device | str = "cpu",
@@ -149,9 +164,21 @@ def label_text(categories: list[str], probs: torch.Tensor) -> str:
 def prediction_figure(images, titles: list[str], path, *, weights_label: str, title: str, caption: str,
                       ncols: int | None = None) -> Path:
     """Images (N, 3, H, W) in [0, 1] with one title each; the weights label goes on every figure."""
-    pictures = [img.detach().cpu().permute(1, 2, 0).numpy() for img in images]  # (H, W, 3) for imshow
-    return plot_image_grid(pictures, titles, path, ncols=ncols or min(len(pictures), 4),
-                           title=f"{title}\n[{weights_label}]", caption=f"{caption} [{weights_label}]")
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    ncols = ncols or min(len(images), 4)
+    nrows = -(-len(images) // ncols)
+    # Room for a two-line title above every image, so rows never run into each other.
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 3.0 * nrows + 0.8), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, text in zip(axes.flat, images, titles):
+        ax.imshow(img.detach().cpu().permute(1, 2, 0).clamp(0, 1).numpy())  # (H, W, 3)
+        ax.set_title(textwrap.fill(text, 32), fontsize=8)
+    fig.suptitle(f"{title}\n[{weights_label}]")
+    return save_figure(fig, path, f"{caption} [{weights_label}]")
 
 
 def default_images() -> dict[str, Path]:

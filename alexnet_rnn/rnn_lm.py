@@ -150,6 +150,25 @@ def embedding_distance(model: RNNLM, vocab: Vocab, first: str, second: str) -> f
     return float((weight[vocab.stoi[first]] - weight[vocab.stoi[second]]).norm())
 
 
+def load_run(run_dir) -> tuple[RNNLM, Vocab]:
+    """The model (last checkpoint, eval mode, CPU) and vocabulary of a finished ``rnn_lm`` run directory."""
+    from pathlib import Path
+
+    from common.checkpoint import load_checkpoint, load_model_weights
+    from common.io import read_json
+
+    run_dir = Path(run_dir)
+    args = (read_json(run_dir / "config.json", {}) or {}).get("args")
+    if not args or not (run_dir / "models" / "vocab.json").is_file():
+        raise UserError(f"{run_dir} is not a finished rnn_lm run directory (config.json, models/vocab.json)")
+    vocab = Vocab.load(run_dir / "models" / "vocab.json")
+    model = RNNLM(len(vocab), embed_size=args["embed_size"], hidden_size=args["hidden_size"],
+                  num_layers=args["num_layers"], cell=args["model"])
+    path = run_dir / "models" / "checkpoint.pth.tar"
+    load_model_weights(model, load_checkpoint(path, flag="load_run"), path)
+    return model.eval(), vocab
+
+
 def _check_args(args) -> None:
     if args.dry_run:
         args.epochs, args.embed_size, args.hidden_size, args.max_chars = 1, 32, 64, args.max_chars or 20000

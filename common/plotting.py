@@ -23,8 +23,10 @@ from .io import atomic_write, atomic_write_json, read_json  # noqa: E402
 def save_figure(fig, path: str | os.PathLike, caption: str) -> Path:
     """Add the caption under the figure, save atomically as PNG, close, record the caption."""
     path = Path(path)
-    fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=8, wrap=True, style="italic")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    text = fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=8, wrap=True, style="italic")
+    # Reserve the caption's wrapped height (measured), so it never runs into short figures' axes.
+    top = text.get_window_extent(fig.canvas.get_renderer()).transformed(fig.transFigure.inverted()).y1
+    fig.tight_layout(rect=(0, max(0.04, top + 0.01), 1, 1))
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
     captions = read_json(path.parent / "captions.json", {}) or {}

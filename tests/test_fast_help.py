@@ -18,7 +18,7 @@ SCRIPTS = [
     "functaset/classifier.py", "functaset/attack.py", "functaset/make_functaset.py", "functaset/demo.py",
     "autoencoders/main.py", "autoencoders/demo.py",
     "alexnet_rnn/receptive_field.py", "alexnet_rnn/predict.py", "alexnet_rnn/adversarial.py",
-    "alexnet_rnn/rnn_lm.py", "alexnet_rnn/position_ffn.py", "alexnet_rnn/demo.py",
+    "alexnet_rnn/rnn_lm.py", "alexnet_rnn/position_ffn.py", "alexnet_rnn/demo.py", "alexnet_rnn/bptt.py",
     "scripts/demo.py", "scripts/bench.py", "scripts/gpu_check.py",
 ]
 HEAVY = ("torch", "torchvision", "cv2", "numpy", "matplotlib")

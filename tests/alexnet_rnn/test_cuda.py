@@ -36,3 +36,15 @@ def test_attack_on_cuda_stays_in_range():
     target = (model(x).argmax(1) + 1) % 5
     result = targeted_l1_attack(model, x, target, alpha=1e-3, lr=0.05, max_steps=200)
     assert result.success.all() and result.adversarial.min() >= 0 and result.adversarial.max() <= 1
+
+
+@pytest.mark.gpu
+def test_bptt_cuda_peak_memory_grows_only_without_detach():
+    from alexnet_rnn.bptt import measure
+
+    torch.manual_seed(0)
+    device = torch.device("cuda")
+    model = RNNLM(2000, embed_size=32, hidden_size=256).to(device)
+    one, four = measure(model, 8, 20, [1, 4], 2000, device, torch.Generator().manual_seed(0))
+    assert four["truncated_cuda_peak_MiB"] < 1.3 * one["truncated_cuda_peak_MiB"]
+    assert four["full_cuda_peak_MiB"] > 1.5 * four["truncated_cuda_peak_MiB"]

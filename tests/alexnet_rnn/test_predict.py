@@ -64,3 +64,26 @@ def test_cli_random_weights_labels_everything(tmp_path, capsys):
         predict.main([str(tmp_path / "nope.jpg"), "--weights", "random", "--logdir", str(tmp_path / "bad")])
     assert err.value.code == 2 and "cannot read image" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_wrong_weights_file_leaves_no_run_directory(tmp_path, capsys):
+    torch.save({"fc.weight": torch.zeros(2, 3)}, tmp_path / "other.pth")
+    for script in (predict.main, __import__("alexnet_rnn.adversarial", fromlist=["main"]).main):
+        with pytest.raises(SystemExit) as err:
+            script(["--weights", str(tmp_path / "other.pth"), "--logdir", str(tmp_path / "bad")])
+        assert err.value.code == 2 and "not a torchvision AlexNet state_dict" in capsys.readouterr().err
+        assert not (tmp_path / "bad").exists()
+
+
+def test_prediction_caption_does_not_overlap_the_images(tmp_path, monkeypatch):
+    import common.plotting as plotting
+
+    figures = []
+    monkeypatch.setattr(plotting.plt, "close", figures.append)
+    images = torch.rand(3, 3, 224, 224)
+    predict.prediction_figure(images, ["a", "b", "c"], tmp_path / "p.png", weights_label=predict.RANDOM_LABEL,
+                              title="t", caption="a caption long enough to wrap onto several lines " * 10)
+    fig = figures[0]
+    caption = fig.texts[-1].get_window_extent(fig.canvas.get_renderer()).transformed(fig.transFigure.inverted())
+    assert caption.y1 > 0.04  # it wrapped: the old fixed 4% margin would have been too small
+    assert all(ax.get_position().y0 >= caption.y1 for ax in fig.axes)

@@ -122,3 +122,16 @@ def test_cli_dry_run_and_bad_input(tmp_path, capsys):
             main(argv + ["--logdir", str(tmp_path / "bad")])
         assert err.value.code == 2 and needle in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()  # failed before writing anything
+
+
+def test_load_run_gives_back_the_trained_model(tmp_path):
+    from alexnet_rnn.rnn_lm import load_run
+
+    metrics = main(["--dry-run", "--max-chars", "4000", "--num-samples", "8", "--temperatures", "0",
+                    "--distance", "the", "of", "--logdir", str(tmp_path / "run"), "--quiet"])
+    model, vocab = load_run(tmp_path / "run")
+    assert embedding_distance(model, vocab, "the", "of") == pytest.approx(metrics["distance_the_of"], rel=1e-6)
+    greedy = vocab.decode(sample(model, vocab.encode(["<eos>"]), 8, temperature=0.0), "word")
+    assert greedy == metrics["samples"]["0"]  # the run's own greedy sample, reproduced from the saved model
+    with pytest.raises(UserError, match="not a finished"):
+        load_run(tmp_path)
