@@ -31,10 +31,10 @@ from common.rundir import RunDir
 from autoencoders.augment import LightAugment, ViewAugment
 from autoencoders.data import ImageData, Normalizer
 from autoencoders.defaults import DEFAULTS, MODES  # noqa: F401 (re-exported)
-from autoencoders.figures import plot_interpolation, plot_reconstructions
+from autoencoders.figures import interpolation_pair, plot_interpolation, plot_reconstructions
 from autoencoders.models import (AutoEncoder, ContrastiveModel, Decoder, Encoder, EncoderClassifier,
-                                 FrozenEncoderClassifier, classifier_head, encoder_fingerprint, projection_head,
-                                 state_fingerprint)
+                                 FrozenEncoderClassifier, classifier_head, encoder_fingerprint, projection_head)
+from autoencoders.probe import linear_probe, plateau_gain
 from autoencoders.steps import contrastive_step, one_view, reconstruction_step, two_views
 from autoencoders.utils import plot_tsne
 
@@ -183,7 +183,9 @@ class Experiment:
         trainer = self.trainer(model, out.path, "joint", epochs=setting(self.args, "joint_epochs", self.data.name),
                                lr=self.args.joint_lr, train_loader=self.augmented_train(), val_loader=self.plain("val"))
         metrics = {f"joint_{k}": v for k, v in self.fit(trainer, "joint encoder + classifier").items() if k != "data"}
+        metrics["joint_val_gain_last_quarter"] = plateau_gain(trainer.history)
         metrics.update(self._accuracies(trainer))
+        metrics.update(linear_probe(self.codes(model.encoder), seed=self.args.seed))
         return model.encoder, metrics
 
     def _contrastive(self, out: RunDir):
@@ -205,18 +207,23 @@ class Experiment:
 
     # ---------------------------------------------------------------- shared parts
     def _frozen_classifier(self, encoder: Encoder, out: RunDir) -> dict:
-        """Train (or load) the classifier head on the frozen encoder; verify the encoder did not change."""
+        """Train (or load) the classifier head on the frozen encoder's codes, probe them; verify the encoder.
+
+        The encoder is frozen, so its codes of the clean images are computed once and the head
+        trains on them (many epochs cost almost nothing); accuracies are then measured end to
+        end, encoder + head on the images.
+        """
         before = encoder_fingerprint(encoder)
-        model = FrozenEncoderClassifier(encoder, self.head())
-        trainer = self.trainer(model, out.path, "classifier", epochs=setting(self.args, "clf_epochs", self.data.name),
-                               lr=self.args.clf_lr, train_loader=self.augmented_train(), val_loader=self.plain("val"),
-                               encoder_fingerprint=before)
+        codes = self.codes(encoder)
+        head = self.head()
+        trainer = self.trainer(head, out.path, "classifier", epochs=setting(self.args, "clf_epochs", self.data.name),
+                               lr=self.args.clf_lr, train_loader=self.code_loader(codes, "train", train=True),
+                               val_loader=self.code_loader(codes, "val"), encoder_fingerprint=before)
         metrics = {"encoder_fingerprint": before}
         if self.args.classifier:
             ckpt = load_checkpoint(self.args.classifier, map_location=self.ctx.device,
                                    expected_arch="autoencoders.classifier")
-            paired = state_fingerprint({k[len("encoder."):]: v for k, v in ckpt.get("state_dict", {}).items()
-                                        if k.startswith("encoder.")})
+            paired = (ckpt.get("args") or {}).get("encoder_fingerprint")
             if paired != before:
                 raise UserError(f"classifier checkpoint {self.args.classifier} was trained on encoder {paired}, "
                                 f"but this run's encoder is {before}; pass the --encoder it was trained with")
@@ -224,29 +231,48 @@ class Experiment:
         else:
             metrics.update({f"clf_{k}": v for k, v in self.fit(trainer, "classifier on frozen encoder").items()
                             if k != "data"})
+            metrics["clf_val_gain_last_quarter"] = plateau_gain(trainer.history)
         if encoder_fingerprint(encoder) != before:  # a bug, not a user error: fail loudly
             raise RuntimeError("the frozen encoder changed during classifier training")
         metrics["encoder_frozen_verified"] = True
-        metrics.update(self._accuracies(trainer))
+        metrics.update(self._accuracies(trainer, FrozenEncoderClassifier(encoder, trainer.module)))
+        metrics.update(linear_probe(codes, seed=self.args.seed))
         return metrics
 
-    def _accuracies(self, trainer: Trainer) -> dict:
-        """Top-1 accuracy (eval mode, no augmentation) on train, val and test."""
-        return {f"{split}_acc1": trainer.evaluate(self.plain(split), classification_step, desc=split)["acc1"]
+    @torch.no_grad()
+    def codes(self, encoder: nn.Module) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """(codes (N, L), labels (N,)) of every split's clean images, encoder in eval mode (all ranks: all images)."""
+        was_training = encoder.training
+        encoder.eval()
+        out = {}
+        for split, (x, y) in self.data.splits.items():
+            batches = DeviceBatches(x, y, self.batch_size, train=False, transform=lambda b: (self.norm(to_unit(b)),))
+            out[split] = (torch.cat([encoder(xb).float() for xb, _ in batches]), y)
+        encoder.train(was_training)
+        return out
+
+    def code_loader(self, codes: dict, split: str, train: bool = False) -> DeviceBatches:
+        z, y = codes[split]
+        return DeviceBatches(z, y, self.batch_size, train=train, transform=lambda batch: (batch,),
+                             seed=self.args.seed, dist_info=self.ctx.dist)
+
+    def _accuracies(self, trainer: Trainer, model: nn.Module | None = None) -> dict:
+        """Top-1 accuracy of ``model`` (default: the trainer's) on clean train, val and test images, eval mode."""
+        step = classification_step if model is None else (lambda _trained, batch: classification_step(model, batch))
+        return {f"{split}_acc1": trainer.evaluate(self.plain(split), step, desc=split)["acc1"]
                 for split in ("train", "val", "test")}
 
     def _ae_figures(self, ae: AutoEncoder, out: RunDir) -> None:
+        """Item 3: five random test images over their reconstructions; item 4: interpolate a pair of them."""
         x, y = self.data.splits["test"]
         gen = torch.Generator().manual_seed(self.args.seed)
         pick = torch.randperm(len(y), generator=gen)[:5].to(x.device)
         xs = self.norm(x[pick].float() / 255)
-        names = [self.data.class_names[int(c)] for c in y[pick].tolist()]
+        classes = y[pick].tolist()
+        names = [self.data.class_names[int(c)] for c in classes]
         plot_reconstructions(ae, xs, names, self.norm.mean, self.norm.std, out.figure_path("reconstructions"),
                              title=f"Reconstructions ({self.data.name})", data_label=self.data.label)
-        # Interpolate between two test images of different classes (more telling than two alike).
-        a = int(pick[0])
-        b = int(torch.nonzero(y != y[a])[0])
-        xa, xb = self.norm(x[[a, b]].float() / 255)
-        plot_interpolation(ae, xa, xb, self.norm.mean, self.norm.std, out.figure_path("interpolation"),
-                           names=(self.data.class_names[int(y[a])], self.data.class_names[int(y[b])]),
-                           title=f"Latent interpolation ({self.data.name})", data_label=self.data.label)
+        a, b = interpolation_pair(classes)
+        plot_interpolation(ae, xs[a], xs[b], self.norm.mean, self.norm.std, out.figure_path("interpolation"),
+                           names=(names[a], names[b]), title=f"Latent interpolation ({self.data.name})",
+                           data_label=self.data.label)

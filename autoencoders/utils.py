@@ -1,7 +1,9 @@
 """``plot_tsne``: the starter's helper, fixed (it never imported pyplot and wrote into the cwd).
 
 It embeds an encoder's latent codes and the raw input pixels with t-SNE and draws both
-side by side, coloured by class with a class-name legend, into the directory it is given.
+side by side, coloured by class with a class-name legend.  The starter's call
+``plot_tsne(model, dataloader, device)`` works unchanged: the figure then goes to
+``./tsne_plots/`` and the path is printed.  Our runs pass the run's figures folder.
 """
 from __future__ import annotations
 
@@ -26,22 +28,25 @@ def collect_codes(model: torch.nn.Module, dataloader, device, max_points: int = 
     ``dataloader`` yields ``(images, labels, ...)``; the model runs in eval mode and its
     previous mode is restored afterwards.
     """
-    latents, labels, images = collect(model, dataloader, device=device, fn=lambda z: z.float(), limit=max_points,
-                                      keep_inputs=True)
-    return latents.numpy(), images.float().flatten(1).numpy(), labels.numpy()  # images (N, C*H*W)
+    latents, labels, images = collect(model, dataloader, device=device, fn=lambda z: z.float().flatten(1),
+                                      limit=max_points, keep_inputs=True)
+    return latents.numpy(), images.float().flatten(1).numpy(), labels.numpy()  # latents (N, L), images (N, C*H*W)
 
 
-def plot_tsne(model: torch.nn.Module, dataloader, device, out_dir: str | os.PathLike, *, name: str = "encoder",
-              class_names: Sequence[str] | None = None, title: str | None = None, data_label: str = "",
-              max_points: int = 2000, seed: int = 0) -> Path:
+STARTER_OUT_DIR = "tsne_plots"  # where the starter's three-argument call writes (printed)
+
+
+def plot_tsne(model: torch.nn.Module, dataloader, device, out_dir: str | os.PathLike | None = None, *,
+              name: str = "encoder", class_names: Sequence[str] | None = None, title: str | None = None,
+              data_label: str = "", max_points: int = 2000, seed: int = 0) -> Path:
     """t-SNE of ``model``'s latent space next to t-SNE of the image space; returns the PNG path.
 
     Args:
         model: the encoder, images (B, C, H, W) -> codes (B, L).
         dataloader: yields ``(images, labels)`` (normalised images, as the encoder sees them).
-        device: where the encoder lives.
-        out_dir: directory for ``tsne_<name>.png``, required so nothing lands in the working directory
-            (pass the run's figures folder; created if missing).
+        device: where the encoder lives (``torch.device`` or a string such as ``'cpu'``, as the starter passes).
+        out_dir: directory for ``tsne_<name>.png`` (created if missing).  Omitted, as in the starter's
+            call, it is ``./tsne_plots/`` and the written path is printed.
         name: file-name stem and default title.
         class_names: legend labels, index = class id (default "0", "1", ...).
         data_label: what data this is (shown in the caption).
@@ -57,6 +62,9 @@ def plot_tsne(model: torch.nn.Module, dataloader, device, out_dir: str | os.Path
     fig.suptitle(title or f"t-SNE: {name}")
     caption = (f"t-SNE of {len(labels)} test samples, coloured by class: latent codes of the encoder (left) vs raw "
                f"normalised pixels (right)" + (f"; data: {data_label}" if data_label else "") + ".")
-    out = Path(out_dir)
+    out = Path(STARTER_OUT_DIR if out_dir is None else out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return save_figure(fig, out / f"tsne_{name}.png", caption)
+    path = save_figure(fig, out / f"tsne_{name}.png", caption)
+    if out_dir is None:
+        print(f"plot_tsne: wrote {path.resolve()}", flush=True)
+    return path

@@ -33,3 +33,14 @@ def test_collect_codes_limits_points_and_restores_mode():
     latents, images, labels = collect_codes(encoder, _loader(), "cpu", max_points=20)
     assert latents.shape == (20, 16) and images.shape == (20, 784) and labels.shape == (20,)
     assert encoder.training
+
+
+def test_starter_three_argument_call(tmp_path, monkeypatch, capsys):
+    # The course starter calls plot_tsne(encoder, test_loader, 'cpu') with a torch DataLoader.
+    monkeypatch.chdir(tmp_path)
+    x, y = _loader(n=40, batch=40)[0]
+    test_loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16)
+    encoder = Encoder(in_channels=1, image_size=28, latent_dim=16, width=4)
+    out = plot_tsne(encoder, test_loader, 'cpu')
+    assert out.resolve() == (tmp_path / "tsne_plots" / "tsne_encoder.png").resolve() and out.stat().st_size > 10_000
+    assert str(out.resolve()) in capsys.readouterr().out  # the folder is printed
