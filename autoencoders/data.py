@@ -77,9 +77,15 @@ def _torchvision(name: str, root: str, download: bool):
         return cls(root, train=True, download=download), cls(root, train=False, download=download)
     except RuntimeError as err:
         detail = " ".join(str(err).split())[:240]  # torchvision's message spans lines; keep one
-        hint = "pass --download to fetch it there" if not download else f"download failed ({detail})"
-        raise UserError(f"{cls.__name__} not found under --data-path {root!r}; {hint}, "
-                        "or use --dataset digits / toy-cifar (embedded, offline)") from None
+        folder = os.path.join(root, "cifar-10-batches-py" if name == "cifar10" else os.path.join("MNIST", "raw"))
+        if download:
+            problem = f"could not be downloaded into --data-path {root!r} ({detail})"
+        elif os.path.isdir(folder) and os.listdir(folder):
+            problem = (f"under --data-path {root!r} is incomplete or corrupted ({folder} fails torchvision's "
+                       "file check); delete that folder and pass --download, or point --data-path at a good copy")
+        else:
+            problem = f"not found under --data-path {root!r}; pass --download to fetch it there"
+        raise UserError(f"{cls.__name__} {problem}, or use --dataset digits / toy-cifar (embedded, offline)") from None
     except OSError as err:
         raise UserError(f"cannot read {cls.__name__} under --data-path {root!r}: {err}") from None
 

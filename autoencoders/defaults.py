@@ -15,5 +15,5 @@ DEFAULTS = {
 
 
 def default_data_path() -> str:
-    """The course servers' mount if it exists, else ``data/`` (the starter's default)."""
+    """The course servers' mount (the starter's default) if it exists here, else ``data/``."""
     return "/datasets/cv_datasets/data" if os.path.isdir("/datasets/cv_datasets/data") else "data"

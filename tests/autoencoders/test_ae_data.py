@@ -27,6 +27,16 @@ def test_missing_real_dataset_is_a_user_error(tmp_path):
         load_dataset("cifar10", str(tmp_path / "nowhere"))
 
 
+def test_corrupted_cifar_folder_is_not_reported_as_missing(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"):
+        (folder / name).write_bytes(b"truncated")  # present, but fails torchvision's md5 check
+    with pytest.raises(UserError, match="CIFAR10 under .* is incomplete or corrupted.*delete that folder") as err:
+        load_dataset("cifar10", str(tmp_path))
+    assert "not found" not in str(err.value)
+
+
 def test_embedded_datasets_are_labelled_and_normalised():
     digits = load_dataset("digits")
     assert digits.channels == 1 and digits.size == 28 and "not MNIST" in digits.label

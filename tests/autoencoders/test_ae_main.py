@@ -11,15 +11,30 @@ TINY = ["--device", "cpu", "--quiet", "--dry-run", "--width", "8", "--batch-size
         "--no-curves"]
 
 
+def _recording(plot, name, shown):
+    """``plot`` that first keeps its positional arguments (after the model) in ``shown[name]``."""
+    def wrapper(model, *args, **kwargs):
+        shown[name] = args
+        return plot(model, *args, **kwargs)
+    return wrapper
+
+
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
+    """One tiny --all run on digits; also records the images given to the two item-3/4 figures."""
+    import autoencoders.experiment as experiment
+
     root = tmp_path_factory.mktemp("ae") / "all_digits"
-    flat = main(["--all", "--dataset", "digits", "--logdir", str(root), *TINY])
-    return root, flat
+    shown = {}
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("plot_reconstructions", "plot_interpolation"):
+            patch.setattr(experiment, name, _recording(getattr(experiment, name), name, shown))
+        flat = main(["--all", "--dataset", "digits", "--logdir", str(root), *TINY])
+    return root, flat, shown
 
 
 def test_all_modes_write_metrics_figures_and_summary(digits_run):
-    root, flat = digits_run
+    root, flat = digits_run[:2]
     for mode in ("selfsup", "guided", "contrastive"):
         metrics = json.loads((root / f"digits_{mode}" / "metrics.json").read_text())
         assert "not MNIST" in metrics["data"]
@@ -34,6 +49,19 @@ def test_all_modes_write_metrics_figures_and_summary(digits_run):
     assert summary.count("| digits |") == 3 and "not MNIST" in summary
     assert flat["digits_guided_test_acc1"] > 20  # 10 classes: chance is 10%
     assert "not MNIST" in json.loads((root / "metrics.json").read_text())["data"]
+    for mode in ("selfsup", "guided", "contrastive"):
+        assert 0 <= flat[f"digits_{mode}_probe_test_acc1"] <= 100
+
+
+def test_interpolation_pair_is_two_of_the_five_reconstructed_images(digits_run):
+    shown = digits_run[2]
+    five, names = shown["plot_reconstructions"][:2]
+    x_a, x_b = shown["plot_interpolation"][:2]
+    assert len(five) == 5
+    index = [next(i for i in range(5) if torch.equal(five[i], x)) for x in (x_a, x_b)]
+    assert index[0] != index[1]
+    if len(set(names)) > 1:  # two of different classes when the five allow it
+        assert names[index[0]] != names[index[1]]
 
 
 def test_toy_cifar_contrastive_smoke(tmp_path):
@@ -74,7 +102,7 @@ def test_classifier_paired_with_another_encoder(digits_run, tmp_path, capsys):
 
 
 def test_matching_encoder_and_classifier_reproduce_the_test_accuracy(digits_run, tmp_path):
-    root, flat = digits_run
+    root, flat = digits_run[:2]
     flat2 = main(["--mode", "contrastive", "--dataset", "digits", "--logdir", str(tmp_path / "r"), *TINY,
                   "--encoder", str(root / "digits_contrastive" / "contrastive" / "models" / "checkpoint.pth.tar"),
                   "--classifier", str(root / "digits_contrastive" / "classifier" / "models" / "checkpoint.pth.tar")])
