@@ -158,3 +158,15 @@ def test_mnist_flag_runs_on_torchvision_layout(tmp_path, fake_mnist):
     metrics = json.loads((tmp_path / "run" / "mnist_selfsup" / "metrics.json").read_text())
     assert metrics["data"].startswith("MNIST (torchvision") and 0 < metrics["test_mae"] < 1
     assert flat["mnist_selfsup_encoder_frozen_verified"] is True
+
+
+def test_random_codes_from_a_saved_autoencoder(digits_run, tmp_path, capsys):
+    from autoencoders.random_codes import cli
+
+    ckpt = digits_run[0] / "digits_selfsup" / "autoencoder" / "models" / "checkpoint.pth.tar"
+    metrics = cli(["--checkpoint", str(ckpt), "--out", str(tmp_path / "rc")])
+    assert metrics["n0_i_code_norm"] > 0 and 0 < metrics["test_codes_nearest_train_mae"] < 1
+    assert (tmp_path / "rc" / "figures" / "random_codes.png").exists()
+    with pytest.raises(SystemExit) as exc:
+        cli(["--checkpoint", str(tmp_path / "none.pth.tar"), "--out", str(tmp_path / "rc2")])
+    assert exc.value.code == 2 and "checkpoint not found" in capsys.readouterr().err
