@@ -63,8 +63,8 @@ def _plot(images: dict, nearest: dict, path: Path, data_label: str) -> Path:
     fig, axes = plt.subplots(len(images), n, figsize=(1.3 * n, 1.6 * len(images) + 0.6), squeeze=False)
     for row, (kind, batch) in zip(axes, images.items()):
         for j, ax in enumerate(row):
-            img = batch[j]
-            ax.imshow(img[0] if img.shape[0] == 1 else img.permute(1, 2, 0), cmap="gray", vmin=0, vmax=1)
+            img = batch[j].numpy()
+            ax.imshow(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0), cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"nn MAE {nearest[kind][j]:.3f}", fontsize=7)
