@@ -119,13 +119,15 @@ def seed_summary(runs: Sequence[dict], out_dir: Path) -> dict:
                 continue
             mean, std = float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
             flat[f"{prefix}_{key}_mean"], flat[f"{prefix}_{key}_std"] = mean, std
-            row[column] = f"{mean:.4f} +- {std:.4f}" if key == "test_mae" else f"{mean:.1f} +- {std:.1f}"
+            digits = 4 if key == "test_mae" else 1
+            row[column] = f"{mean:.{digits}f}" + (f" +- {std:.{digits}f}" if len(runs) > 1 else "")
         rows.append(row)
     columns = ["encoder"] + [c for _, c in SEED_METRICS]
     atomic_write_json(out_dir / "metrics.json", flat)
     atomic_write_text(out_dir / "summary.md", f"# Mean +- std over {len(runs)} seed(s) (n - 1)\n\nAccuracy (%) of the MLP "
                       "head on each encoder and of a linear probe (logistic regression) on its frozen codes; "
                       f"data: {data}.\n\n" + markdown_table(rows, columns))
-    plot_table(rows, columns, out_dir / "figures" / "seed_summary.png", title=f"Mean +- std over {len(runs)} seed(s)",
+    plot_table(rows, columns, out_dir / "figures" / "seed_summary.png",
+               title=f"Accuracy (%) per encoder, mean +- std over {len(runs)} seed(s)",
                caption=f"Top-1 accuracy (%) of the MLP head and of a linear probe per encoder; data: {data}.")
     return flat
