@@ -124,9 +124,9 @@ def seed_summary(runs: Sequence[dict], out_dir: Path) -> dict:
         rows.append(row)
     columns = ["encoder"] + [c for _, c in SEED_METRICS]
     atomic_write_json(out_dir / "metrics.json", flat)
-    atomic_write_text(out_dir / "summary.md", f"# Mean +- std over {len(runs)} seed(s) (n - 1)\n\nAccuracy (%) of the MLP "
-                      "head on each encoder and of a linear probe (logistic regression) on its frozen codes; "
-                      f"data: {data}.\n\n" + markdown_table(rows, columns))
+    atomic_write_text(out_dir / "summary.md", f"# Mean +- std over {len(runs)} seed(s) (n - 1)\n\n"
+                      "Accuracy (%) of the MLP head on each encoder and of a linear probe (logistic regression) on "
+                      f"its frozen codes; data: {data}.\n\n" + markdown_table(rows, columns))
     plot_table(rows, columns, out_dir / "figures" / "seed_summary.png",
                title=f"Accuracy (%) per encoder, mean +- std over {len(runs)} seed(s)",
                caption=f"Top-1 accuracy (%) of the MLP head and of a linear probe per encoder; data: {data}.")

@@ -1,6 +1,7 @@
 """Dry question 10, measured: is a trained autoencoder's decoder a generator of random codes?
 
-    python -m autoencoders.random_codes --checkpoint <run>/digits_selfsup/autoencoder/models/checkpoint.pth.tar --out DIR
+    python -m autoencoders.random_codes --out DIR \
+        --checkpoint <run>/digits_selfsup/autoencoder/models/checkpoint.pth.tar
 
 Decodes 8 codes of each kind: real test codes, draws from N(0, I), and draws from a diagonal
 Gaussian fitted to the training codes; writes ``figures/random_codes.png`` and
@@ -16,10 +17,10 @@ import torch
 
 from common.checkpoint import load_checkpoint, load_model_weights
 from common.errors import cli_main
+from common.images import denormalize, to_unit
 from common.io import atomic_write_json
 
-from autoencoders.data import Normalizer, load_dataset, to_unit
-from autoencoders.losses import denormalize
+from autoencoders.data import Normalizer, load_dataset
 from autoencoders.models import AutoEncoder, Decoder, Encoder
 
 KINDS = ("test codes", "N(0, I)", "Gaussian fit to codes")
@@ -70,9 +71,9 @@ def _plot(images: dict, nearest: dict, path: Path, data_label: str) -> Path:
             ax.set_title(f"nn MAE {nearest[kind][j]:.3f}", fontsize=7)
         row[0].set_ylabel(kind, fontsize=8)
     fig.suptitle("Decoder outputs for three kinds of latent codes")
-    return save_figure(fig, path, "Rows: decoded real test codes; codes drawn from N(0, I); codes drawn from a diagonal "
-                                  "Gaussian fitted to the training codes. nn MAE: pixel MAE to the nearest training "
-                                  f"image; data: {data_label}.")
+    return save_figure(fig, path, "Rows: decoded real test codes; codes drawn from N(0, I); codes drawn from a "
+                                  "diagonal Gaussian fitted to the training codes. nn MAE: pixel MAE to the nearest "
+                                  f"training image; data: {data_label}.")
 
 
 @cli_main
