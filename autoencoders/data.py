@@ -11,6 +11,7 @@ augmented and normalised there, removing a DataLoader's per-sample Python from t
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 import torch

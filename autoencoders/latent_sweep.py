@@ -13,11 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
-from common.errors import UserError, cli_main
-from common.io import atomic_write_json, atomic_write_text
-from common.plotting import markdown_table, save_figure
+from common.errors import UserError, cli_main  # torch-free: --help stays fast
 
 DIMS = (2, 4, 8, 16, 32, 64, 128, 256)
 # The digits schedule of autoencoders/demo.py (the sweep answers a question about the demo's setting).
@@ -29,6 +25,11 @@ CURVES = (("selfsup_test_acc1", "1.2.1 autoencoder + MLP head"), ("selfsup_probe
 
 def sweep(out: Path, dims=DIMS, seeds=(0,), device: str = "auto") -> dict:
     """Train both modes for every (h, seed); returns the flat metrics also written to ``out/metrics.json``."""
+    import numpy as np
+
+    from common.io import atomic_write_json, atomic_write_text
+    from common.plotting import markdown_table
+
     from autoencoders.main import main
 
     if not dims or min(dims) < 1:
@@ -60,7 +61,11 @@ def sweep(out: Path, dims=DIMS, seeds=(0,), device: str = "auto") -> dict:
 
 
 def plot_sweep(flat: dict, dims, path: Path, data: str, n_seeds: int) -> Path:
-    import matplotlib.pyplot as plt  # common.plotting has selected the Agg backend
+    import numpy as np
+
+    from common.plotting import save_figure  # selects the Agg backend before pyplot loads
+
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for (key, name), marker in zip(CURVES, "osd"):

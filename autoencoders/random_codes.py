@@ -13,21 +13,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
-from common.checkpoint import load_checkpoint, load_model_weights
-from common.errors import cli_main
-from common.images import denormalize, to_unit
-from common.io import atomic_write_json
-
-from autoencoders.data import Normalizer, load_dataset
-from autoencoders.models import AutoEncoder, Decoder, Encoder
+from common.errors import cli_main  # torch-free: --help stays fast
 
 KINDS = ("test codes", "N(0, I)", "Gaussian fit to codes")
 
 
-@torch.no_grad()
 def decode_random_codes(ckpt_path: str, out: Path, n: int = 8, seed: int = 0) -> dict:
+    import torch
+
+    with torch.no_grad():
+        return _decode_random_codes(ckpt_path, out, n, seed)
+
+
+def _decode_random_codes(ckpt_path: str, out: Path, n: int, seed: int) -> dict:
+    import torch
+
+    from common.checkpoint import load_checkpoint, load_model_weights
+    from common.images import denormalize, to_unit
+    from common.io import atomic_write_json
+
+    from autoencoders.data import Normalizer, load_dataset
+    from autoencoders.models import AutoEncoder, Decoder, Encoder
+
     ckpt = load_checkpoint(ckpt_path, expected_arch="autoencoders.autoencoder", flag="--checkpoint")
     args = ckpt.get("args") or {}
     data = load_dataset(args.get("dataset", "digits"), args.get("data_path"), toy_per_class=args.get("toy_per_class"))
