@@ -26,8 +26,11 @@ FETCH_HINT = ("get MiniPlaces with `python -m miniplaces.download --root DATA` "
               "or write offline toy data with `python -m miniplaces.toy_data DATA`")
 
 
-def read_label_file(path: Path, num_classes: int) -> list[tuple[str, int]]:
-    """``(relative image path, label)`` per line; blank lines are skipped."""
+def read_label_file(path: Path, num_classes: int, labelled: bool = True) -> list[tuple[str, int]]:
+    """``(relative image path, label)`` per line; blank lines are skipped.
+
+    ``labelled=False`` (the test split) also accepts lines that name only an image; their label is -1.
+    """
     if not path.is_file():
         raise UserError(f"label file not found: {path} ({FETCH_HINT})")
     entries = []
@@ -35,6 +38,9 @@ def read_label_file(path: Path, num_classes: int) -> list[tuple[str, int]]:
         for lineno, line in enumerate(fh, 1):
             fields = line.split()
             if not fields:
+                continue
+            if not labelled and len(fields) == 1:
+                entries.append((fields[0], -1))
                 continue
             if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
                 raise UserError(f"{path}:{lineno}: malformed line {line.strip()!r}; expected "
@@ -68,27 +74,39 @@ def data_label(root: str | os.PathLike) -> str:
 
 
 class MiniPlacesLoader(Dataset):
-    """``(image tensor, label)`` pairs of one split (``train`` or ``val``).
+    """``(image tensor, label)`` pairs of one split; the course helper's signature.
 
     Args:
-        root_folder: the folder holding ``train.txt``, ``val.txt`` and ``images/``.
-        split: ``"train"`` or ``"val"``.
-        transforms: callable on an ``(H, W, 3)`` uint8 RGB array (see custom_transforms).
+        root_folder: the folder holding ``<split>.txt`` and ``images/``.
+        label_file: the list of ``<image path relative to images/> <label>`` lines
+            (default ``root_folder/<split>.txt``).
         num_classes: labels must lie in ``0..num_classes-1``.
+        split: ``"train"``, ``"val"`` or ``"test"`` (test lines may omit the label: -1).
+        transforms: callable on an ``(H, W, 3)`` uint8 RGB array (see custom_transforms).
     """
 
-    def __init__(self, root_folder, split="train", transforms=None, num_classes=100):
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    def __init__(self, root_folder, label_file=None, num_classes=100, split="train", transforms=None):
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         self.root = Path(root_folder)
         if not self.root.is_dir():
             raise UserError(f"data folder not found: {self.root} ({FETCH_HINT})")
-        self.split, self.transforms, self.num_classes = split, transforms, num_classes
-        label_file = self.root / f"{split}.txt"
-        self.entries = read_label_file(label_file, num_classes)
+        self.root_folder, self.split, self.transforms = root_folder, split, transforms
+        self.num_classes = self.n_classes = num_classes
+        label_file = Path(label_file) if label_file is not None else self.root / f"{split}.txt"
+        self.entries = read_label_file(label_file, num_classes, labelled=split != "test")
         self._check_images(label_file)
         train_entries = self.entries if split == "train" else []
         self.classes = class_names_from(train_entries, num_classes)
+
+    @property
+    def file_label_list(self) -> list[tuple[str, int]]:
+        """``(full image path, label)`` pairs, as the course's loader stores them."""
+        return [(os.path.join(self.root_folder, "images", rel), label) for rel, label in self.entries]
+
+    def get_index_mapping(self) -> dict[str, str]:
+        """Label (as a string) -> category name, from the ``train/<letter>/<name>/...`` paths of this split."""
+        return {str(label): Path(rel).parts[-2] for rel, label in self.entries if len(Path(rel).parts) >= 2}
 
     def _check_images(self, label_file: Path) -> None:
         images = self.root / "images"

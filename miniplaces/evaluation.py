@@ -1,6 +1,6 @@
 """Evaluation step functions for the engine and the attack visualisation.
 
-* :func:`flip_eval_step`: average the softmax of an image and its mirror (``-e``).
+* :func:`flip_eval_step`: average the logits of an image and its mirror (``-e``).
 * :func:`attack_eval_step`: clean and PGD-attacked top-1/top-5 in one pass (``-a``).
 * :func:`visualise_attack`: TensorBoard ``Org_Image``/``Adv_Image`` and a PNG grid (``-v``).
 """
@@ -18,11 +18,10 @@ from miniplaces.attack import PGDAttack, to_pixels, vis_grid
 
 
 def flip_eval_step(model, batch) -> StepResult:
-    """Horizontal-flip test-time averaging: mean of the two softmax outputs."""
+    """Horizontal-flip test-time averaging as in the course: the mean of the two logit vectors."""
     images, targets = batch[0], batch[1]
-    probs = (F.softmax(model(images), dim=1) + F.softmax(model(images.flip(3)), dim=1)) / 2
-    log_probs = probs.clamp_min(1e-12).log()  # log of the averaged probabilities: a valid logit vector
-    return StepResult(F.nll_loss(log_probs, targets), log_probs, targets)
+    logits = 0.5 * (model(images) + model(images.flip(3)))
+    return StepResult(F.cross_entropy(logits, targets), logits, targets)
 
 
 def attack_eval_step(attacker: PGDAttack):

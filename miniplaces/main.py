@@ -8,8 +8,12 @@
     python miniplaces/main.py data/miniplaces -e --resume RUN/models/model_best.pth.tar
     python miniplaces/main.py data/miniplaces -a -v --resume RUN/models/model_best.pth.tar
 
-SGD (AdamW for the ViT) with linear warmup + cosine decay per iteration, gradient
-clipping, checkpoints every epoch, exact ``--resume``, graceful stop on Ctrl-C.
+The course recipe is the default: SGD (AdamW for the ViT) with linear warmup + cosine
+decay per iteration, gradient clipping for the ViT only, seed 2024, fp32, training
+batches of -b with the last partial batch dropped, validation batches of 100, and
+``-e`` averaging the logits of each image and its mirror.  Engine extras are opt-in
+(--amp, --clip-grad-all, --seed, --device, ...); checkpoints every epoch, exact
+``--resume``, graceful stop on Ctrl-C.
 """
 from __future__ import annotations
 
@@ -28,25 +32,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_folder", help="MiniPlaces root with train.txt, val.txt and images/")
     p.add_argument("-j", "--workers", type=nonnegative_int, default=4, help="DataLoader worker processes (default: 4)")
     p.add_argument("--epochs", type=positive_int, default=90, help="training epochs (default: 90)")
-    p.add_argument("--warmup", type=nonnegative_float, default=5, help="linear LR warmup in epochs (default: 5)")
+    p.add_argument("--warmup", type=nonnegative_int, default=5, help="linear LR warmup in epochs (default: 5)")
     p.add_argument("--clip-grad", type=nonnegative_float, default=1.0,
-                   help="max gradient norm, 0 disables (default: 1.0)")
+                   help="max gradient norm for the ViT (the course clips only the ViT), 0 disables (default: 1.0)")
+    p.add_argument("--clip-grad-all", action="store_true", help="apply --clip-grad to every model, not only the ViT")
     p.add_argument("--start-epoch", type=nonnegative_int, default=0,
                    help="epoch to start at when NOT resuming (course flag; --resume restores the epoch itself)")
-    p.add_argument("-b", "--batch-size", type=positive_int, default=256, help="global batch size (default: 256)")
-    p.add_argument("--lr", type=positive_float, default=0.1,
-                   help="peak learning rate (default: 0.1; use 1e-3 with --use-vit)")
+    p.add_argument("-b", "--batch-size", type=positive_int, default=256,
+                   help="global training batch size; the last partial batch is dropped (default: 256)")
+    p.add_argument("--val-batch-size", type=positive_int, default=100, help="validation batch size (default: 100)")
+    p.add_argument("--lr", "--learning-rate", dest="lr", type=positive_float, default=0.1,
+                   help="peak learning rate (default: 0.1; the handout uses 0.01 with --use-vit)")
     p.add_argument("--momentum", type=nonnegative_float, default=0.9, help="SGD momentum (default: 0.9)")
     p.add_argument("--wd", "--weight-decay", dest="wd", type=nonnegative_float, default=1e-4,
                    help="weight decay (default: 1e-4)")
     p.add_argument("-p", "--print-freq", type=positive_int, default=10,
                    help="steps between logged losses (default: 10)")
     p.add_argument("-e", "--evaluate", action="store_true",
-                   help="evaluate the --resume checkpoint on val with horizontal-flip averaging; no training")
+                   help="evaluate the --resume checkpoint on val, averaging the logits of each image and its "
+                        "mirror; no training")
     p.add_argument("-a", "--attack", action="store_true",
                    help="PGD-attack the --resume checkpoint on val: clean vs attacked top-1/top-5")
     p.add_argument("-v", "--vis", action="store_true",
-                   help="with -a: log Org_Image/Adv_Image to TensorBoard and save PNG grids")
+                   help="with -e: log validation images (Image) to TensorBoard; with -a: Org_Image/Adv_Image and "
+                        "a PNG grid")
+    p.add_argument("--gpu", type=int, default=None,
+                   help="course flag: GPU N, -1 = CPU; sets --device cuda:N / cpu (default: --device decides)")
     models = p.add_argument_group("model (SimpleNet unless one of these)")
     models.add_argument("--use-custom-conv", action="store_true", help="SimpleNet with the unfold convolution")
     models.add_argument("--use-vit", action="store_true", help="SimpleViT (trained with AdamW)")
@@ -58,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ResNet-18 start: torchvision ImageNet weights (cached in $TORCH_HOME), a local "
                              "state-dict file, or none = random init (offline tests only) (default: imagenet)")
     models.add_argument("--vit-patch-size", type=positive_int, default=16, help="SimpleViT patch size (default: 16)")
+    models.add_argument("--wd-skip-norms", action="store_true",
+                        help="with --use-vit: no weight decay on norms, biases and the position embedding "
+                             "(default: AdamW decays every parameter, as the course does)")
     attack = p.add_argument_group("attack (-a) and adversarial training")
     attack.add_argument("--attack-steps", type=positive_int, default=10, help="PGD steps (default: 10)")
     attack.add_argument("--attack-step-size", type=positive_float, default=0.01,
@@ -84,14 +98,30 @@ def build_parser() -> argparse.ArgumentParser:
                            "first use) held on the GPU (pinned host memory if it does not fit), with the course "
                            "augmentation applied to whole batches there; -j is then unused (default: off)")
     add_engine_args(p, resume=True)
+    course_defaults(p, seed=2024, amp=False)
     return p
+
+
+def course_defaults(parser: argparse.ArgumentParser, **defaults) -> None:
+    """The course's fixed seed 2024 and fp32 replace the engine's defaults (0, AMP on CUDA), help text included."""
+    parser.set_defaults(**defaults)
+    for action in parser._actions:  # argparse has no public way to reach an added argument's help
+        if action.dest == "seed":
+            action.help = f"seed for python/numpy/torch and data order (default: {defaults['seed']}, the course's)"
+        elif action.dest == "amp":
+            action.help = ("mixed precision on CUDA (bf16 if supported, else fp16 + GradScaler); default: off "
+                           "(fp32, as the course)")
 
 
 def check_args(args: argparse.Namespace) -> None:
     if (args.evaluate or args.attack) and not args.resume:
         raise UserError("-e/-a evaluate a trained model: pass its checkpoint with --resume PATH")
-    if args.vis and not args.attack:
-        raise UserError("-v/--vis visualises an attack: use it together with -a/--attack")
+    if args.vis and not (args.evaluate or args.attack):
+        raise UserError("-v/--vis shows evaluated or attacked images: use it together with -e or -a")
+    if args.gpu is not None:
+        if args.device not in ("auto", "cpu" if args.gpu < 0 else f"cuda:{args.gpu}"):
+            raise UserError(f"--gpu {args.gpu} and --device {args.device} disagree: pass one of them")
+        args.device = "cpu" if args.gpu < 0 else f"cuda:{args.gpu}"
     if args.adv_train and (args.use_vit or args.use_resnet18 or args.use_own_cnn):
         raise UserError("--adv-train is wired into SimpleNet (as the handout describes); drop the other model flag")
     if args.use_vit and args.image_size % args.vit_patch_size:
@@ -115,33 +145,50 @@ from common.data import make_loader  # noqa: E402
 from common.engine import EngineConfig, Trainer, classification_step  # noqa: E402
 from common.plotting import plot_training_curves  # noqa: E402
 
-from miniplaces.attack import PGDAttack  # noqa: E402
+from miniplaces.attack import PGDAttack, vis_grid  # noqa: E402
 from miniplaces.custom_dataloader import MiniPlacesLoader, data_label  # noqa: E402
-from miniplaces.custom_transforms import get_train_transforms, get_val_transforms  # noqa: E402
+from miniplaces.custom_transforms import Compose, ResizeTensor  # noqa: E402
 from miniplaces.evaluation import attack_eval_step, flip_eval_step, visualise_attack  # noqa: E402
 from miniplaces.models import arch_name, build_model  # noqa: E402
 from miniplaces.report import ProfiledStep, pgd_sweep, write_pgd_table  # noqa: E402
+from miniplaces.student_code import get_train_transforms, get_val_transforms  # noqa: E402
 
 
 def make_datasets(args: argparse.Namespace):
-    resize = round(args.image_size * 144 / 128)
-    train = MiniPlacesLoader(args.data_folder, "train", get_train_transforms(args.image_size, resize), args.num_classes)
-    val = MiniPlacesLoader(args.data_folder, "val", get_val_transforms(args.image_size, resize), args.num_classes)
+    """student_code's transforms; --image-size below 128 (toy runs) resizes their 128x128 output."""
+    sized = (lambda t: t) if args.image_size == 128 else (lambda t: Compose([t, ResizeTensor(args.image_size)]))
+    train = MiniPlacesLoader(args.data_folder, num_classes=args.num_classes, split="train",
+                             transforms=sized(get_train_transforms()))
+    val = MiniPlacesLoader(args.data_folder, num_classes=args.num_classes, split="val",
+                           transforms=sized(get_val_transforms()))
+    if len(train) < args.batch_size and not (args.evaluate or args.attack):
+        raise UserError(f"the training set has {len(train)} images, fewer than one batch of -b {args.batch_size} "
+                        "(the last partial batch is dropped, as in the course); lower -b")
     return train, val
 
 
 def make_optimizer(model: nn.Module, args: argparse.Namespace) -> torch.optim.Optimizer:
-    if args.use_vit:  # no decay on norms, biases and the position embedding (1-D / embedding params)
+    if args.use_vit and args.wd_skip_norms:  # no decay on norms, biases and the position embedding
         decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "pos_embed" not in n]
         rest = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "pos_embed" not in n)]
         return torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": rest, "weight_decay": 0}],
                                  lr=args.lr)
+    if args.use_vit:
+        return torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
     return torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.wd)
 
 
 def make_attacker(args: argparse.Namespace) -> PGDAttack:
     return PGDAttack(nn.CrossEntropyLoss(), num_steps=args.attack_steps, step_size=args.attack_step_size,
                      epsilon=args.attack_epsilon)
+
+
+class CourseTrainer(Trainer):
+    """The engine's Trainer; checkpoints also carry the course's ``best_acc1``/``model_arch`` keys,
+    so the course's main.py can ``--resume`` them."""
+
+    def state(self, epoch: int, step: int, meters=None) -> dict:
+        return {**super().state(epoch, step, meters), "best_acc1": self.best_metric or 0.0, "model_arch": self.arch}
 
 
 def load_weights(model: nn.Module, path: str, arch: str, device: torch.device) -> None:
@@ -199,13 +246,14 @@ def main(argv=None) -> dict:
 
 def run(args: argparse.Namespace, ctx, train_set, val_set, eval_only: bool) -> dict:
     data = data_label(args.data_folder)
-    loader = lambda ds, is_train: make_loader(ds, args.batch_size, train=is_train, seed=args.seed,  # noqa: E731
-                                              workers=args.workers, dist_info=ctx.dist, device=ctx.device)
+    loader = lambda ds, batch, is_train: make_loader(ds, batch, train=is_train, seed=args.seed,  # noqa: E731
+                                                     workers=args.workers, dist_info=ctx.dist, device=ctx.device,
+                                                     drop_last=is_train)
     if args.data_on_device:  # decoded cache resident on the device, batched augmentation (device_data.py)
         from miniplaces.device_data import resident_loaders
         train_loader, val_loader = resident_loaders(args, ctx)
     else:
-        train_loader, val_loader = loader(train_set, True), loader(val_set, False)
+        train_loader, val_loader = loader(train_set, args.batch_size, True), loader(val_set, args.val_batch_size, False)
     model = build_model(args, args.num_classes)
     arch = arch_name(args)
     if args.init:
@@ -213,10 +261,11 @@ def run(args: argparse.Namespace, ctx, train_set, val_set, eval_only: bool) -> d
     if args.adv_train:
         model.attacker, model.adv_fraction = make_attacker(args), args.adv_fraction
     profile = ProfiledStep(classification_step, ctx.device)
-    cfg = EngineConfig(epochs=args.epochs, warmup_epochs=args.warmup, clip_grad=args.clip_grad,
+    clip = args.clip_grad if (args.use_vit or args.clip_grad_all) else None  # the course clips the ViT only
+    cfg = EngineConfig(epochs=args.epochs, warmup_epochs=args.warmup, clip_grad=clip,
                        print_freq=args.print_freq, quiet=args.quiet, topk=(1, 5))
-    trainer = Trainer(model, make_optimizer(model, args), train_loader, val_loader, ctx=ctx, cfg=cfg, step_fn=profile,
-                      eval_step_fn=classification_step, arch=arch, args=args)
+    trainer = CourseTrainer(model, make_optimizer(model, args), train_loader, val_loader, ctx=ctx, cfg=cfg,
+                            step_fn=profile, eval_step_fn=classification_step, arch=arch, args=args)
     metrics = {"data": data, "arch": arch, "params": sum(p.numel() for p in model.parameters())}
     if eval_only:
         load_weights(trainer.module, args.resume, arch, ctx.device)
@@ -231,6 +280,9 @@ def run(args: argparse.Namespace, ctx, train_set, val_set, eval_only: bool) -> d
         flip = trainer.evaluate(val_loader, step_fn=flip_eval_step, desc="flip eval")
         metrics.update({f"flip_val_{k}": v for k, v in flip.items()})
         print(f"val (flip-averaged): top-1 {flip['acc1']:.2f}%  top-5 {flip['acc5']:.2f}%  (data: {data})")
+    if args.evaluate and args.vis and ctx.dist.is_main:  # the course's -e -v: validation images in TensorBoard
+        images = next(iter(val_loader))[0]
+        ctx.run.tb.add_image("Image", vis_grid(images), 0)
     if args.attack:
         metrics.update(attack(trainer, val_loader, args, ctx, data, train_set.classes))
     if ctx.dist.is_main:

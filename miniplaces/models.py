@@ -16,8 +16,7 @@ import torch.nn as nn
 
 from common.errors import UserError
 
-from miniplaces.own_cnn import PlacesResNet
-from miniplaces.student_code import CustomConv2d, default_cnn_model, default_vit_model
+from miniplaces.student_code import CustomConv2d, PlacesResNet, default_cnn_model, default_vit_model
 
 WEIGHTS_HINT = ("pass --pretrained-weights PATH (a local torchvision resnet18 state dict, e.g. "
                 "resnet18-f37072fd.pth copied from a machine with internet into $TORCH_HOME/hub/checkpoints/), "

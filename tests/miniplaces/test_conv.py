@@ -67,15 +67,20 @@ def test_course_configuration():
 
 
 def test_no_convolution_function_in_source():
-    """Only unfold/fold + matmul: no conv2d, conv_transpose2d, torch.convolution or nn.Conv* calls."""
-    tree = ast.parse(inspect.getsource(student_code))
-    called = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            called.add(func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", ""))
+    """Only unfold/fold + matmul: no conv2d, conv_transpose2d, torch.convolution or nn.Conv* calls.
+
+    The one exception is the ViT's PatchEmbed (the course's own block projects patches with nn.Conv2d).
+    """
     forbidden = {"conv2d", "conv_transpose2d", "convolution", "_convolution", "conv1d", "conv3d", "Conv2d"}
-    assert not called & forbidden, f"convolution called in student_code.py: {called & forbidden}"
+    found = {}
+    for top in ast.parse(inspect.getsource(student_code)).body:
+        for node in ast.walk(top):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name in forbidden:
+                    found.setdefault(getattr(top, "name", "module level"), set()).add(name)
+    assert found == {"PatchEmbed": {"Conv2d"}}, f"convolution called in student_code.py: {found}"
     fn_source = inspect.getsource(student_code.CustomConv2DFunction)
     assert "conv2d(" not in fn_source.replace("custom_conv2d(", "")
 
