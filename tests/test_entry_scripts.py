@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 ENTRY_SCRIPTS = [
     "common/train_digits.py",
     "miniplaces/main.py", "miniplaces/toy_data.py", "miniplaces/download.py", "miniplaces/demo.py",
+    "miniplaces/package_submission.py",
     "functaset/classifier.py", "functaset/attack.py", "functaset/make_functaset.py", "functaset/demo.py",
     "autoencoders/main.py", "autoencoders/demo.py",
     "autoencoders/latent_sweep.py", "autoencoders/random_codes.py",
