@@ -61,7 +61,8 @@ class PeakMemory(TorchDispatchMode):
     """Bytes of tensor storage created inside the ``with`` block and alive at once, at most.
 
     Every op's outputs are seen here; a storage counts from its creation until it is
-    freed (a weak reference's callback), views share their base's storage.
+    freed (a weak reference's callback).  Outputs that alias an input (views, in-place
+    and ``out=`` ops) allocate nothing and are skipped.
     """
 
     def __init__(self):
@@ -75,11 +76,13 @@ class PeakMemory(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
+        inputs = {t.untyped_storage().data_ptr() for t in tree_flatten((args, kwargs))[0]
+                  if isinstance(t, torch.Tensor)}
         for t in tree_flatten(out)[0]:
             if isinstance(t, torch.Tensor):
                 storage = t.untyped_storage()
                 key, nbytes = storage.data_ptr(), storage.nbytes()
-                if nbytes and key not in self.refs:
+                if nbytes and key not in self.refs and key not in inputs:
                     self.live += nbytes
                     self.peak = max(self.peak, self.live)
                     self.refs[key] = weakref.ref(storage, lambda _, k=key, n=nbytes: self._freed(k, n))

@@ -118,7 +118,8 @@ class CustomConv2DFunction(Function):
             pad = (kernel[0] - 1 - padding[0], kernel[1] - 1 - padding[1])
             grad_input = _shifted_gemm_conv(grad_output.to(weight.dtype), w_flip, pad)
         elif ctx.needs_input_grad[0]:
-            grad_cols = torch.matmul(w_mat.t(), grad_out)                           # (B, C*kh*kw, L)
+            # bmm on the batch-expanded weight: matmul(2-D, 3-D) would copy grad_out into (B*L, O) first
+            grad_cols = torch.bmm(w_mat.t().expand(batch, -1, -1), grad_out)        # (B, C*kh*kw, L)
             grad_input = _fold(grad_cols, input_feats.shape, kernel, stride, padding)
         if ctx.needs_input_grad[1] and shifted:
             grad_weight = _shifted_gemm_weight_grad(input_feats, grad_output.to(weight.dtype), kernel, padding)
@@ -255,7 +256,7 @@ class CustomConv2d(nn.Module):
             bound = 1 / math.sqrt(fan_in)
             nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, input):  # noqa: A002 (course name)
+    def forward(self, input):
         return custom_conv2d(input, self.weight, self.bias, self.stride, self.padding)
 
     def extra_repr(self):
@@ -840,7 +841,7 @@ class PGDAttack:
         self.step_size = step_size
         self.epsilon = epsilon
 
-    def perturb(self, model, input):  # noqa: A002 (course name)
+    def perturb(self, model, input):
         """Adversarial version of ``input`` ``(N, C, H, W)``: same shape, detached, within epsilon."""
         x = input.detach()
         lower, upper = _normalized_pixel_box(x)
@@ -870,7 +871,7 @@ class PGDAttack:
 default_attack = PGDAttack
 
 
-def vis_grid(input, n_rows=10):  # noqa: A002 (course name)
+def vis_grid(input, n_rows=10):
     """Normalised images ``(N, 3, H, W)`` -> one ``(3, H', W')`` grid of pixels in [0, 1] (for TensorBoard)."""
     images = input.detach().float().cpu()
     mean = torch.tensor(IMAGENET_MEAN).view(1, -1, 1, 1)
