@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     data = p.add_argument_group("data")
     data.add_argument("--num-classes", type=positive_int, default=100, help="number of classes (default: 100)")
     data.add_argument("--image-size", type=positive_int, default=128,
-                      help="crop size (course: 128; smaller only for quick toy runs); resize = size * 144/128")
+                      help="crop size (course: 128 with student_code.py's transforms; smaller only for quick toy runs, "
+                           "with the course pipelines scaled to it: resize = size * 144/128)")
     data.add_argument("--data-on-device", action="store_true",
                       help="fast path: train from the decoded uint8 cache (python -m miniplaces.cache, built on "
                            "first use) held on the GPU (pinned host memory if it does not fit), with the course "
@@ -147,7 +148,7 @@ from common.plotting import plot_training_curves  # noqa: E402
 
 from miniplaces.attack import PGDAttack, vis_grid  # noqa: E402
 from miniplaces.custom_dataloader import MiniPlacesLoader, data_label  # noqa: E402
-from miniplaces.custom_transforms import Compose, ResizeTensor  # noqa: E402
+from miniplaces.custom_transforms import sized_transforms  # noqa: E402
 from miniplaces.evaluation import attack_eval_step, flip_eval_step, visualise_attack  # noqa: E402
 from miniplaces.models import arch_name, build_model  # noqa: E402
 from miniplaces.report import ProfiledStep, pgd_sweep, write_pgd_table  # noqa: E402
@@ -155,12 +156,12 @@ from miniplaces.student_code import get_train_transforms, get_val_transforms  # 
 
 
 def make_datasets(args: argparse.Namespace):
-    """student_code's transforms; --image-size below 128 (toy runs) resizes their 128x128 output."""
-    sized = (lambda t: t) if args.image_size == 128 else (lambda t: Compose([t, ResizeTensor(args.image_size)]))
+    """student_code's transforms; another --image-size (toy runs) gets the course pipelines at that size."""
+    small = args.image_size != 128
     train = MiniPlacesLoader(args.data_folder, num_classes=args.num_classes, split="train",
-                             transforms=sized(get_train_transforms()))
+                             transforms=sized_transforms(True, args.image_size) if small else get_train_transforms())
     val = MiniPlacesLoader(args.data_folder, num_classes=args.num_classes, split="val",
-                           transforms=sized(get_val_transforms()))
+                           transforms=sized_transforms(False, args.image_size) if small else get_val_transforms())
     if len(train) < args.batch_size and not (args.evaluate or args.attack):
         raise UserError(f"the training set has {len(train)} images, fewer than one batch of -b {args.batch_size} "
                         "(the last partial batch is dropped, as in the course); lower -b")

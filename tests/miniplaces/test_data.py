@@ -177,3 +177,14 @@ def test_helper_modules_keep_the_course_names_and_signatures():
     w = torch.empty(2000)
     custom_blocks.trunc_normal_(w, std=0.02)
     assert w.abs().max() <= 2.0 and 0.015 < w.std() < 0.025  # truncation at +-2 (absolute), std kept
+
+
+def test_toy_sized_pipelines_match_student_code_at_128():
+    """main.py --image-size N uses the course pipelines scaled to N; at 128 they are student_code's."""
+    from miniplaces.custom_transforms import sized_transforms
+
+    assert repr(sized_transforms(True, 128)) == repr(get_train_transforms())
+    assert repr(sized_transforms(False, 128)) == repr(get_val_transforms())
+    img = np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    assert torch.equal(sized_transforms(False, 128)(img), get_val_transforms()(img))
+    assert sized_transforms(True, 32)(img).shape == (3, 32, 32) and "36" in repr(sized_transforms(False, 32))
