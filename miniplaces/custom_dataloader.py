@@ -2,6 +2,7 @@
 
     ROOT/train.txt   lines ``train/a/abbey/00000001.jpg 0``   (100,000 lines, labels 0-99)
     ROOT/val.txt     lines ``val/00000001.jpg 71``            (10,000 lines)
+    ROOT/test.txt    lines ``test/00000001.jpg`` (label optional: -1 when absent)
     ROOT/images/...  the 128x128 JPEGs named in those files
 
 Every problem the user can fix (a missing label file or image, a malformed line, a
