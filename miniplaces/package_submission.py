@@ -73,7 +73,8 @@ def write_zip(out: Path, entries: dict[str, Path]) -> None:
 def main(argv=None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("submission.zip"), help="zip to write (default: submission.zip)")
+    parser.add_argument("--out", type=Path, default=Path("submission.zip"),
+                        help="zip to write (default: submission.zip)")
     parser.add_argument("--writeup", type=Path, nargs="*", default=[], help="report files or folders (e.g. report.pdf)")
     parser.add_argument("--results", type=Path, nargs="*", default=[], help="result files or folders (e.g. figures)")
     args = parser.parse_args(argv)

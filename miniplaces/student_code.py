@@ -576,7 +576,8 @@ INTERPOLATIONS = (cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC)  # drawn
 
 
 def resize_image(img, new_size, interpolation):
-    """``cv2.resize`` to ``new_size = (w, h)``; nearest uses the exact variant (OpenCV's plain one is off by half a pixel)."""
+    """``cv2.resize`` to ``new_size = (w, h)``; nearest uses the exact variant (OpenCV's plain one is
+    off by half a pixel)."""
     if interpolation == cv2.INTER_NEAREST:
         interpolation = cv2.INTER_NEAREST_EXACT
     return cv2.resize(img, tuple(new_size), interpolation=interpolation)

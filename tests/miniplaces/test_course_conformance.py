@@ -5,9 +5,9 @@ A subprocess gets a temporary folder holding only a copy of student_code.py, wit
 course's main.py/test_conv.py import, builds every default model, runs the course's
 float64 convolution check and gradcheck (batch 2, 3->64, kernel 7, stride 2, padding 3,
 12x12, eps 1e-4, atol 1e-5; fast mode, a random projection of the Jacobians: the full check
-the course's own test_conv.py runs takes ~90 s on a loaded 2-core CPU), forwards 128x128 images, attacks SimpleNet with ``default_attack``,
-trains one adversarial step with PGD attached to SimpleNet's forward, and runs both
-transform pipelines on a uint8 RGB image.
+the course's own test_conv.py runs takes 1.5-20 minutes on the shared 2-core CPU), forwards
+128x128 images, attacks SimpleNet with ``default_attack``, trains one adversarial step with PGD
+attached to SimpleNet's forward, and runs both transform pipelines on a uint8 RGB image.
 """
 from __future__ import annotations
 
