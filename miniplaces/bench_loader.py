@@ -31,7 +31,7 @@ from common.io import atomic_write_text
 
 from miniplaces.cache import ensure_cache
 from miniplaces.custom_dataloader import MiniPlacesLoader
-from miniplaces.custom_transforms import get_train_transforms
+from miniplaces.custom_transforms import sized_transforms
 from miniplaces.device_data import CourseAugment, ResidentBatches, place
 
 
@@ -53,8 +53,7 @@ def time_epoch(loader, device: torch.device, epoch: int) -> tuple[float, int]:
 
 
 def jpeg_loader(root, workers: int, batch: int, size: int, num_classes: int, device: torch.device):
-    resize = round(size * 144 / 128)
-    dataset = MiniPlacesLoader(root, "train", get_train_transforms(size, resize), num_classes)
+    dataset = MiniPlacesLoader(root, num_classes=num_classes, split="train", transforms=sized_transforms(True, size))
     return make_loader(dataset, batch, train=True, seed=0, workers=workers, device=device, drop_last=True)
 
 

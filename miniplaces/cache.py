@@ -155,7 +155,7 @@ def ensure_cache(root, split: str, size: int, num_classes: int = 100, *, workers
     from common.errors import UserError
     from miniplaces.custom_dataloader import MiniPlacesLoader
 
-    entries = MiniPlacesLoader(root, split, None, num_classes).entries  # checks the list and the images
+    entries = MiniPlacesLoader(root, num_classes=num_classes, split=split).entries  # checks the list and the images
     signature = source_signature(root, split, size, entries)
     paths = cache_paths(root, split, size)
     if not is_current(paths, signature):

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import miniplaces.custom_transforms as ct
+import miniplaces.student_code as sc
 from common.distributed import DistInfo
 from common.errors import UserError
 from miniplaces.cache import cache_paths, ensure_cache
@@ -34,7 +35,7 @@ def data(toy_root, tmp_path):
 
 
 class IdentityRandom:
-    """Stands in for ``random`` in custom_transforms: every random transform becomes the identity."""
+    """Stands in for ``random`` in the course transforms (student_code.py): each becomes the identity."""
 
     def random(self):
         return 0.99  # no flip
@@ -56,7 +57,7 @@ def pixel_levels(a, b):
 
 def test_cache_holds_the_scaled_images_and_labels_and_is_reused(data):
     images, labels = ensure_cache(data, "train", SIDE, 4, quiet=True)
-    ds = MiniPlacesLoader(data, "train", None, 4)
+    ds = MiniPlacesLoader(data, num_classes=4, split="train")
     assert images.shape == (len(ds), SIDE, SIDE, 3) and images.dtype == np.uint8
     assert labels.tolist() == [label for _, label in ds.entries]
     for i in (0, len(ds) - 1):
@@ -95,17 +96,17 @@ def test_cache_names_an_undecodable_image_and_leaves_no_valid_cache(data):
 
 
 def test_validation_batches_equal_the_jpeg_val_transform_exactly(data, monkeypatch):
-    monkeypatch.setattr(ct, "random", IdentityRandom())
+    monkeypatch.setattr(sc, "random", IdentityRandom())
     images, _ = ensure_cache(data, "val", SIDE, 4, quiet=True)
-    ds = MiniPlacesLoader(data, "val", ct.get_val_transforms(SIZE, SIDE), 4)
+    ds = MiniPlacesLoader(data, num_classes=4, split="val", transforms=ct.sized_transforms(False, SIZE))
     ref = torch.stack([ds[i][0] for i in range(len(ds))])
     assert torch.equal(centre_crop(torch.from_numpy(np.array(images)), SIZE), ref)
 
 
 def test_training_batches_without_augmentation_match_the_jpeg_path(data, monkeypatch):
-    monkeypatch.setattr(ct, "random", IdentityRandom())
+    monkeypatch.setattr(sc, "random", IdentityRandom())
     images, _ = ensure_cache(data, "train", SIDE, 4, quiet=True)
-    ds = MiniPlacesLoader(data, "train", ct.get_train_transforms(SIZE, SIDE), 4)
+    ds = MiniPlacesLoader(data, num_classes=4, split="train", transforms=ct.sized_transforms(True, SIZE))
     ref = torch.stack([ds[i][0] for i in range(len(ds))])
     x = torch.from_numpy(np.array(images))
     for kernel in ("grid_sample", "opencv"):
@@ -132,7 +133,7 @@ def test_replayed_parameters_match_the_opencv_chain(data):
     x = torch.from_numpy(np.array(images))
     p = sample_params(len(x), SIDE, "cpu", torch.Generator().manual_seed(0))
     assert p.flip.any() and not p.flip.all()
-    ref = torch.stack([ct.Normalize()(ct.ToTensor()(opencv_chain(images[i], p, i, SIZE)))
+    ref = torch.stack([ct.Normalize(ct.IMAGENET_MEAN, ct.IMAGENET_STD)(ct.ToTensor()(opencv_chain(images[i], p, i, SIZE)))
                        for i in range(len(x))])
     for kernel in ("grid_sample", "opencv"):
         per_image = pixel_levels(augment(x, p, SIZE, kernel), ref).flatten(1).mean(1)
@@ -262,8 +263,12 @@ def test_short_toy_training_lands_in_the_jpeg_paths_accuracy_band(tmp_path):
     from miniplaces.toy_data import make_toy_miniplaces
 
     root = make_toy_miniplaces(tmp_path / "toy", classes=4, train_per_class=32, val_per_class=10, size=32, seed=1)
+    # Seed 0 and clipping on every model (the engine's recipe this band was calibrated with; the course's
+    # defaults, seed 2024 and no clipping for SimpleNet, land both paths near 50% in 5 epochs): the test
+    # compares the two data paths, not the recipe.
     flags = [str(root), "--num-classes", "4", "--image-size", "32", "-b", "16", "-j", "0", "--epochs", "5",
-             "--lr", "0.05", "--warmup", "1", "--quiet", "--device", "cpu"]
+             "--lr", "0.05", "--warmup", "1", "--quiet", "--device", "cpu", "--seed", "0",
+             "--clip-grad-all"]
     jpeg = mp_main.main([*flags, "--logdir", str(tmp_path / "jpeg")])
     device = mp_main.main([*flags, "--logdir", str(tmp_path / "device"), "--data-on-device"])
     assert jpeg["val_acc1"] >= 60 and device["val_acc1"] >= 60  # chance: 25%
