@@ -133,8 +133,8 @@ def test_replayed_parameters_match_the_opencv_chain(data):
     x = torch.from_numpy(np.array(images))
     p = sample_params(len(x), SIDE, "cpu", torch.Generator().manual_seed(0))
     assert p.flip.any() and not p.flip.all()
-    ref = torch.stack([ct.Normalize(ct.IMAGENET_MEAN, ct.IMAGENET_STD)(ct.ToTensor()(opencv_chain(images[i], p, i, SIZE)))
-                       for i in range(len(x))])
+    normalize = ct.Normalize(ct.IMAGENET_MEAN, ct.IMAGENET_STD)
+    ref = torch.stack([normalize(ct.ToTensor()(opencv_chain(images[i], p, i, SIZE))) for i in range(len(x))])
     for kernel in ("grid_sample", "opencv"):
         per_image = pixel_levels(augment(x, p, SIZE, kernel), ref).flatten(1).mean(1)
         assert per_image.max() <= 3.0, kernel
