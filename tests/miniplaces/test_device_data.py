@@ -311,7 +311,7 @@ def test_torchrun_two_processes_on_the_device_path(data, tmp_path):
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",  # a free port
            "-m", "miniplaces.main", str(data), "--num-classes", "4", "--image-size", "32", "-b", "8",
            "--epochs", "1", "--warmup", "0", "--device", "cpu", "--data-on-device", "--logdir", str(tmp_path / "ddp")]
     out = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
