@@ -73,42 +73,33 @@ def affine_theta(b: int, device, degrees: float = 15.0, scale=(0.85, 1.1), trans
     return theta  # (B, 2, 3)
 
 
-def rotation_theta(angle_deg: torch.Tensor, centre: float = 0.0) -> torch.Tensor:
-    """(B, 2, 3) matrices that sample an image rotated by ``angle_deg`` about (centre, centre).
-
-    Positive angles turn the content counter-clockwise on screen, as OpenCV's
-    ``getRotationMatrix2D`` + ``warpAffine`` do: output point p reads input point
-    c + R(p - c) with R = [[cos, -sin], [sin, cos]] (y down).
-    """
-    a = angle_deg * (math.pi / 180)
-    cos, sin = a.cos(), a.sin()
-    shift_x = centre - cos * centre + sin * centre
-    shift_y = centre - sin * centre - cos * centre
-    return torch.stack([torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1)  # (B, 2, 3)
+INTERPOLATION_MODES = ("nearest", "bilinear", "bicubic")  # names of the indices in a ``modes`` tensor
 
 
 def warp(images: torch.Tensor, theta: torch.Tensor, size: tuple[int, int] | None = None,
-         padding_mode: str = "zeros") -> torch.Tensor:
+         padding_mode: str = "zeros", mode: str = "bilinear") -> torch.Tensor:
     """Resample every image through its own affine matrix into an output of ``size`` (default: the input's).
 
-    Bilinear, no antialiasing (like OpenCV's INTER_LINEAR).  ``padding_mode``: "zeros"
-    (black outside), "border" or "reflection" (mirror about the image edge).
+    ``mode``: "bilinear" (default), "nearest" or "bicubic" (A = -0.75, as OpenCV's), no
+    antialiasing (like OpenCV's warpAffine).  ``padding_mode``: "zeros" (black outside),
+    "border" or "reflection" (mirror about the image edge).
     """
     b, c = images.shape[:2]
     out_hw = list(size) if size is not None else list(images.shape[2:])
     grid = F.affine_grid(theta.to(images.dtype), [b, c, *out_hw], align_corners=False)  # (B, h, w, 2)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
+    return F.grid_sample(images, grid, mode=mode, padding_mode=padding_mode, align_corners=False)
 
 
 def warp_opencv(images: torch.Tensor, theta: torch.Tensor, size: tuple[int, int], padding_mode: str = "zeros",
-                index: torch.Tensor | None = None) -> torch.Tensor:
+                index: torch.Tensor | None = None, modes: torch.Tensor | None = None) -> torch.Tensor:
     """CPU kernel of :func:`warp` for uint8 (N, H, W, C) images: OpenCV's ``warpAffine`` per image.
 
     The same (B, 2, 3) grid-coordinate matrices, turned into pixel maps; OpenCV resamples
     uint8 in SIMD fixed point (1/32-pixel positions, rounded to uint8), several times
     faster than ``grid_sample``'s float kernel on a CPU, on all cores (it releases the
     GIL).  Image ``b`` of the batch is ``images[index[b]]`` (default: ``images[b]``), so a
-    resident dataset is never copied into a batch first.  Returns uint8 (B, C, h, w).
+    resident dataset is never copied into a batch first.  ``modes``: (B,) indices into
+    :data:`INTERPOLATION_MODES` per image (default: all bilinear).  Returns uint8 (B, C, h, w).
     """
     import cv2
     import numpy as np
@@ -123,11 +114,13 @@ def warp_opencv(images: torch.Tensor, theta: torch.Tensor, size: tuple[int, int]
     border = {"zeros": cv2.BORDER_CONSTANT, "border": cv2.BORDER_REPLICATE, "reflection": cv2.BORDER_REFLECT}
     src = images.numpy()
     rows = index.tolist() if index is not None else list(range(b))
+    flags = [(cv2.INTER_NEAREST, cv2.INTER_LINEAR, cv2.INTER_CUBIC)[m] for m in
+             (modes.tolist() if modes is not None else [1] * b)]
     out = np.empty((b, images.shape[3], h, w), dtype=np.uint8)  # (B, C, h, w)
 
     def run(part: range) -> None:
         for i in part:
-            warped = cv2.warpAffine(src[rows[i]], maps[i], (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            warped = cv2.warpAffine(src[rows[i]], maps[i], (w, h), flags=flags[i] | cv2.WARP_INVERSE_MAP,
                                     borderMode=border[padding_mode], borderValue=0)  # (h, w, C)
             for c, plane in enumerate(cv2.split(warped)):
                 out[i, c] = plane

@@ -3,19 +3,23 @@
 The decoded uint8 cache (:mod:`miniplaces.cache`, images after the course's Scale(S))
 is held on the GPU, or in pinned host memory when it does not fit (uint8 batches are
 then gathered there and copied).  Each training batch gets the course augmentation of
-``custom_transforms.get_train_transforms`` with per-sample parameters in the same
-ranges -- horizontal flip (p = 0.5), per-channel colour factors in [0.85, 1.15],
-rotation in [-15, 15] degrees about OpenCV's centre, an Inception crop (area [0.25, 1],
-aspect [3/4, 4/3], integer box, 10 tries, else the whole image) resized to the crop
-size -- as ONE affine resampling (flip, rotation and crop composed: ``grid_sample`` on a GPU,
-OpenCV's uint8 ``warpAffine`` per image on a CPU, where it is ~5x faster), then colour
-scaling and ImageNet normalisation.  Validation is the course's centre crop, an exact
-integer slice of the cache.
+``student_code.get_train_transforms`` with per-sample parameters from the same
+distributions -- horizontal flip (p = 0.5), per-channel colour factors in [0.85, 1.15],
+rotation by U[-15, 15] degrees about OpenCV's centre (skipped within +-1 degree) keeping
+the largest axis-aligned square without border pixels (round(S / (|cos| + |sin|)) px),
+a RandomSizedCrop of that square (area [0.25, 1], w/h in [0.8, 1.2] or swapped, integer
+box, 10 tries, else the whole square) resized to the crop size, and an interpolation
+drawn from {nearest, bilinear, bicubic} -- as ONE affine resampling (flip, rotation, kept
+square and crop composed: ``grid_sample`` once per mode drawn in the batch on a GPU,
+OpenCV's uint8 ``warpAffine`` per image with its own flag on a CPU, where it is ~5x
+faster), then colour scaling and ImageNet normalisation.  Validation is the course's
+centre crop, an exact integer slice of the cache.
 
-Differences from the JPEG path, by design: one bilinear resampling instead of three
-(less blur), reflection at the border instead of OpenCV's BORDER_REFLECT_101 (a half
-pixel apart), colour applied after the warp without rounding to uint8, and bilinear
-interpolation only.  Batches are seeded per (seed, epoch, batch, rank): the
+Differences from the JPEG path, by design: one resampling instead of two, with one
+interpolation per image where the course draws one per step (Scale's is fixed to the
+cache's bilinear); reflection at the border where the course's rotation fills black
+(only the kept square's corner pixels can reach it); colour applied after the warp
+without rounding to uint8.  Batches are seeded per (seed, epoch, batch, rank): the
 augmentation is reproducible, independent of the model's RNG use, and a resumed run
 draws exactly what the uninterrupted one did.
 """
@@ -28,8 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from common.augment import (coin, homogeneous, rotation_theta, scale_clip_normalize, uniform, warp,
-                            warp_opencv)
+from common.augment import INTERPOLATION_MODES, coin, scale_clip_normalize, uniform, warp, warp_opencv
 from common.data import DeviceBatches
 from common.distributed import DistInfo
 from common.images import IMAGENET_MEAN, IMAGENET_STD, normalize
@@ -43,55 +46,75 @@ class AugmentParams:
 
     flip: torch.Tensor     # bool
     colour: torch.Tensor   # per-channel factors
-    angle: torch.Tensor    # degrees, counter-clockwise on screen
-    x: torch.Tensor        # crop box in pixels of the S x S image (float tensors holding integers)
+    angle: torch.Tensor    # degrees, counter-clockwise on screen; 0 where the course skips it (|angle| <= 1)
+    inner: torch.Tensor    # side of the rotated image's kept square (float; the course keeps round(inner) px)
+    x: torch.Tensor        # crop box in pixels of that round(inner)-pixel square (float tensors holding integers)
     y: torch.Tensor
     w: torch.Tensor
     h: torch.Tensor
+    mode: torch.Tensor     # int64 index into common.augment.INTERPOLATION_MODES (nearest, bilinear, bicubic)
 
 
 def sample_params(b: int, side: int, device, generator=None, *, color_range: float = 0.15, degrees: float = 15.0,
-                  area=(0.25, 1.0), ratio=(3 / 4, 4 / 3), tries: int = 10) -> AugmentParams:
-    """Draw the course's RandomHorizontalFlip, RandomColor, RandomRotate and RandomSizedCrop parameters."""
+                  area=(0.25, 1.0), ratio=(0.8, 1.2), tries: int = 10) -> AugmentParams:
+    """Draw the course's RandomHorizontalFlip, RandomColor, RandomRotate, RandomSizedCrop and interpolation."""
     g = generator
     flip = coin(b, 0.5, device, g)
     colour = uniform(b * 3, 1 - color_range, 1 + color_range, device, g).view(b, 3)
     angle = uniform(b, -degrees, degrees, device, g)
-    # RandomSizedCrop: up to `tries` (area, aspect) draws per image, the first that fits wins.
-    target = uniform(b * tries, *area, device, g).view(b, tries) * side * side
-    aspect = uniform(b * tries, math.log(ratio[0]), math.log(ratio[1]), device, g).view(b, tries).exp()
+    angle = torch.where(angle.abs() <= 1.0, 0.0, angle)
+    rad = angle.abs() * (math.pi / 180)
+    inner = side / (rad.cos() + rad.sin())  # largest axis-aligned square inside the rotated square
+    kept = inner.round()
+    # RandomSizedCrop on the kept square: up to `tries` draws per image, the first that fits wins.
+    target = uniform(b * tries, *area, device, g).view(b, tries) * (kept * kept)[:, None]
+    aspect = uniform(b * tries, *ratio, device, g).view(b, tries)
     cw, ch = (target * aspect).sqrt().round(), (target / aspect).sqrt().round()  # (B, tries)
-    fits = (cw > 0) & (cw <= side) & (ch > 0) & (ch <= side)
+    swap = coin(b * tries, 0.5, device, g).view(b, tries)
+    cw, ch = torch.where(swap, ch, cw), torch.where(swap, cw, ch)
+    fits = (cw <= kept[:, None]) & (ch <= kept[:, None])
     first = fits.int().argmax(1, keepdim=True)  # (B, 1): index of the first fitting try
     found = fits.any(1)
-    w = torch.where(found, cw.gather(1, first).squeeze(1), float(side))  # fallback: the whole image
-    h = torch.where(found, ch.gather(1, first).squeeze(1), float(side))
-    x = (torch.rand(b, device=device, generator=g) * (side - w + 1)).floor().clamp(max=side - w)
-    y = (torch.rand(b, device=device, generator=g) * (side - h + 1)).floor().clamp(max=side - h)
-    return AugmentParams(flip, colour, angle, x, y, w, h)
+    w = torch.where(found, cw.gather(1, first).squeeze(1), kept)  # fallback: the whole (square) kept image
+    h = torch.where(found, ch.gather(1, first).squeeze(1), kept)
+    x = (torch.rand(b, device=device, generator=g) * (kept - w + 1)).floor().clamp(max=kept - w)
+    y = (torch.rand(b, device=device, generator=g) * (kept - h + 1)).floor().clamp(max=kept - h)
+    mode = torch.randint(0, len(INTERPOLATION_MODES), (b,), device=device, generator=g)
+    return AugmentParams(flip, colour, angle, inner, x, y, w, h, mode)
 
 
 def identity_params(b: int, side: int, device) -> AugmentParams:
-    """No flip, colour 1, no rotation, the whole image: augmentation switched off."""
+    """No flip, colour 1, no rotation, the whole image, bilinear: augmentation switched off."""
     zeros = torch.zeros(b, device=device)
     full = torch.full((b,), float(side), device=device)
-    return AugmentParams(zeros.bool(), torch.ones(b, 3, device=device), zeros, zeros, zeros, full, full)
+    return AugmentParams(zeros.bool(), torch.ones(b, 3, device=device), zeros, full, zeros, zeros, full, full,
+                         torch.ones(b, dtype=torch.int64, device=device))
 
 
 def params_theta(p: AugmentParams, side: int) -> torch.Tensor:
-    """(B, 2, 3) sampling matrix: output -> crop box -> un-rotate -> un-flip, in grid coordinates.
+    """(B, 2, 3) sampling matrix, output grid -> source grid: crop box -> un-rotate -> un-flip.
 
-    Pixel box [x, x + w) of an S-pixel side spans grid [2x/S - 1, 2(x + w)/S - 1]; the
-    course rotates about OpenCV's centre, pixel S/2, i.e. grid point 1/S.
+    Composed in pixel coordinates (pixel centres at integers, as OpenCV's): output grid
+    point u in [-1, 1] is crop pixel x + (u + 1) w / 2 - 0.5 (cv2.resize's mapping); kept-square
+    pixel q reads flipped-image pixel S/2 + R (q - inner/2) (the course's warpAffine about
+    (S/2, S/2), shifted to centre the kept square); the flip reads S - 1 - x; pixel p of
+    the S-pixel source is grid point (2p + 1)/S - 1.
     """
-    b = p.angle.shape[0]
-    crop = torch.zeros(b, 2, 3, device=p.angle.device)
-    crop[:, 0, 0], crop[:, 0, 2] = p.w / side, (2 * p.x + p.w) / side - 1
-    crop[:, 1, 1], crop[:, 1, 2] = p.h / side, (2 * p.y + p.h) / side - 1
-    rotate = rotation_theta(p.angle, centre=1.0 / side)
-    flip = torch.zeros(b, 2, 3, device=p.angle.device)
-    flip[:, 0, 0], flip[:, 1, 1] = torch.where(p.flip, -1.0, 1.0), 1.0
-    return (homogeneous(flip) @ homogeneous(rotate) @ homogeneous(crop))[:, :2]  # (B, 2, 3)
+    b, dev = p.angle.shape[0], p.angle.device
+
+    def mat(a, bb, c, d, e, f):
+        return torch.stack([torch.stack([a, bb, c], 1), torch.stack([d, e, f], 1),
+                            torch.tensor([0.0, 0.0, 1.0], device=dev).expand(b, 3)], 1)  # (B, 3, 3)
+
+    zero, one = torch.zeros(b, device=dev), torch.ones(b, device=dev)
+    crop = mat(p.w / 2, zero, p.x + p.w / 2 - 0.5, zero, p.h / 2, p.y + p.h / 2 - 0.5)
+    a = p.angle * (math.pi / 180)
+    cos, sin, c = a.cos(), a.sin(), p.inner / 2
+    rotate = mat(cos, -sin, side / 2 - cos * c + sin * c, sin, cos, side / 2 - sin * c - cos * c)
+    sign = torch.where(p.flip, -1.0, 1.0)
+    flip = mat(sign, zero, torch.where(p.flip, side - 1.0, 0.0), zero, one, zero)
+    to_grid = torch.tensor([[2 / side, 0, 1 / side - 1], [0, 2 / side, 1 / side - 1], [0, 0, 1]], device=dev)
+    return (to_grid @ flip @ rotate @ crop)[:, :2]  # (B, 2, 3)
 
 
 def augment(images: torch.Tensor, p: AugmentParams, size: int, kernel: str = "auto",
@@ -99,16 +122,21 @@ def augment(images: torch.Tensor, p: AugmentParams, size: int, kernel: str = "au
     """uint8 (N, S, S, 3) -> normalised float (B, 3, size, size) with per-sample parameters ``p``.
 
     The batch is ``images[index]`` (default: all of ``images``).  ``kernel``:
-    "grid_sample" (one batched call; GPUs), "opencv" (warpAffine per image, on all
-    cores; several times faster on a CPU), or "auto" (OpenCV on the CPU, else grid_sample).
+    "grid_sample" (one call per interpolation mode drawn in the batch; GPUs), "opencv"
+    (warpAffine per image with its own flag, on all cores; several times faster on a CPU),
+    or "auto" (OpenCV on the CPU, else grid_sample).
     """
     side = images.shape[-2]
     theta = params_theta(p, side)
     if kernel == "opencv" or (kernel == "auto" and images.device.type == "cpu"):
-        out = warp_opencv(images, theta, (size, size), "reflection", index=index).float()  # (B, 3, size, size)
+        out = warp_opencv(images, theta, (size, size), "reflection", index=index, modes=p.mode).float()
     else:
-        batch = images if index is None else images[index]
-        out = warp(batch.permute(0, 3, 1, 2).float(), theta, size=(size, size), padding_mode="reflection")
+        batch = (images if index is None else images[index]).permute(0, 3, 1, 2).float()  # (B, 3, S, S)
+        out = batch.new_empty(len(batch), 3, size, size)
+        for m, name in enumerate(INTERPOLATION_MODES):
+            sel = (p.mode == m).nonzero().squeeze(1)
+            if len(sel):
+                out[sel] = warp(batch[sel], theta[sel], (size, size), "reflection", name).clamp_(0, 255)
     return scale_clip_normalize(out, p.colour, IMAGENET_MEAN, IMAGENET_STD)
 
 
