@@ -1,7 +1,7 @@
 """The main job: run every assignment on embedded offline data and write a report.
 
     python scripts/demo.py            # full demo (about 20 minutes on 2 CPU cores)
-    python scripts/demo.py --quick    # smoke run (about 2 minutes)
+    python scripts/demo.py --quick    # smoke run (about 4 minutes)
 
 Each stage writes run directories (metrics.json + figures/) under
 ``logs/demo/<timestamp>/``; ``REPORT.md`` there (and a copy at ``logs/demo/REPORT.md``)
@@ -103,7 +103,7 @@ def write_report(results: dict, out_root: Path, quick: bool, seconds: dict) -> s
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smoke run: tiny data and few epochs (~2 min)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny data and few epochs (~4 min)")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES), help="stages to run")
     parser.add_argument("--out", default=str(REPO / "logs" / "demo"),
                         help="folder for the demo; each demo run gets its own timestamped subfolder")
