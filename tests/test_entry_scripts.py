@@ -13,13 +13,13 @@ REPO = Path(__file__).resolve().parents[1]
 ENTRY_SCRIPTS = [
     "common/train_digits.py",
     "miniplaces/main.py", "miniplaces/toy_data.py", "miniplaces/download.py", "miniplaces/demo.py",
-    "miniplaces/package_submission.py",
+    "miniplaces/package_submission.py", "miniplaces/cache.py",
     "functaset/classifier.py", "functaset/attack.py", "functaset/make_functaset.py", "functaset/demo.py",
     "autoencoders/main.py", "autoencoders/demo.py",
     "autoencoders/latent_sweep.py", "autoencoders/random_codes.py",
     "alexnet_rnn/receptive_field.py", "alexnet_rnn/predict.py", "alexnet_rnn/adversarial.py",
     "alexnet_rnn/rnn_lm.py", "alexnet_rnn/position_ffn.py", "alexnet_rnn/demo.py", "alexnet_rnn/bptt.py",
-    "scripts/demo.py", "scripts/bench.py",
+    "scripts/demo.py", "scripts/bench.py", "scripts/gpu_check.py",
 ]
 
 PROBE = r"""

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = [
     "common/train_digits.py",
     "miniplaces/main.py", "miniplaces/toy_data.py", "miniplaces/download.py", "miniplaces/demo.py",
-    "miniplaces/cache.py",
+    "miniplaces/cache.py", "miniplaces/package_submission.py",
     "functaset/classifier.py", "functaset/attack.py", "functaset/make_functaset.py", "functaset/demo.py",
     "autoencoders/main.py", "autoencoders/demo.py", "autoencoders/latent_sweep.py", "autoencoders/random_codes.py",
     "alexnet_rnn/receptive_field.py", "alexnet_rnn/predict.py", "alexnet_rnn/adversarial.py",
