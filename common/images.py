@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 # ImageNet channel statistics (torchvision's pretrained models; MiniPlaces normalises with them too).
-# miniplaces/custom_transforms.py repeats them: the course imports that file from its own folder.
+# miniplaces/student_code.py repeats them: the course imports that file alone from its own folder.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
