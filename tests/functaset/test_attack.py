@@ -47,7 +47,7 @@ def test_ten_steps_each_change_the_perturbation_within_the_bound():
     model = Recorder(trained_model(x, y))
     eps = 2e-4
     loader = DataLoader(TensorDataset(x, y), batch_size=len(y))
-    result = attack_classifier(model, loader, nn.CrossEntropyLoss(), eps, num_pgd_steps=10, lr=eps / 20)
+    result = attack_classifier(model, loader, nn.CrossEntropyLoss(), eps, num_pgd_steps=10, lr=eps / 20, details=True)
     # PGD evaluates the model once per step at the current point; then the two prediction passes.
     steps = model.inputs[:10]
     perturbations = [s - x for s in steps[1:]] + [result.x_adv - x]
@@ -76,7 +76,7 @@ def test_sweep_batched_matches_single_bounds_and_is_monotone():
     alphas = [e / 4 for e in eps]
     res = sweep(model, x, y, eps, alphas, steps=10, rows=100)  # small rows: several chunks
     for k, e in enumerate(eps):
-        single = attack_classifier(model, [(x, y)], None, e, lr=alphas[k])
+        single = attack_classifier(model, [(x, y)], None, e, lr=alphas[k], details=True)
         torch.testing.assert_close(res["x_adv"][k], single.x_adv)
         assert (res["x_adv"][k] - x).abs().max() <= e * (1 + 1e-5)
     env = envelope(res)

@@ -262,7 +262,7 @@ def test_validation_batches_cover_the_split_once_in_order():
 
 
 def tiny_trainer(x, y, run_path, step_fn=None):
-    from common.cli import RunContext
+    from common.runctx import RunContext
     from common.engine import EngineConfig, Trainer, classification_step
     from common.rundir import RunDir
 
