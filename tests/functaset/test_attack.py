@@ -100,3 +100,19 @@ def test_step_size_grid_search_and_cm_pick():
         assert grid[chosen][k] == best
     assert pick_cm_index([95.0, 70.0, 30.0, 2.0]) == (1, True) or pick_cm_index([95.0, 70.0, 30.0, 2.0]) == (2, True)
     assert pick_cm_index([95.0, 90.0, 5.0]) == (1, False)
+
+
+def test_the_course_loop_equals_the_engine_pgd():
+    """attack_classifier keeps the starter's explicit loop (standalone); it computes what common.attacks.pgd does."""
+    from common.attacks import pgd
+
+    x, y = toy_problem()
+    model = trained_model(x, y)
+    for eps, lr, steps in ((2e-4, 5e-5, 10), (1e-3, 1e-3 / 3, 4)):
+        course = attack_classifier(model, [(x[:48], y[:48]), (x[48:], y[48:])], nn.CrossEntropyLoss(), eps,
+                                   num_pgd_steps=steps, lr=lr, details=True)
+        engine = pgd(model, x, y, epsilon=eps, step_size=lr, steps=steps, loss_fn=nn.CrossEntropyLoss())
+        # Same steps; only where the sum x + perturbation is rounded differs (the course keeps the perturbation).
+        torch.testing.assert_close(course.x_adv, engine, rtol=0, atol=1e-9)
+        assert torch.equal(course.adv_pred, model(engine).argmax(1))
+        assert (engine - x).abs().max() > eps / 2  # the attack moved: the equality is not between two no-ops
