@@ -271,9 +271,9 @@ class Trainer:
         self.log(f"=> resumed {path}: continuing at {where}")
 
     def _check_schedule(self, ckpt: dict, path) -> None:
-        """Refuse a resume whose batches per epoch or peak LR differ (the position and the restored
-        schedule would silently mean something else); warn when --epochs/--warmup or the schedule's
-        name/parameters reshape it (checkpoints from before the name was recorded are not compared)."""
+        """Refuse a resume whose batches per epoch, peak LR or schedule (name, parameters) differ: the
+        restored position would silently mean something else.  Warn when --epochs/--warmup reshape the
+        same schedule.  Checkpoints from before a field was recorded are not compared on it."""
         saved = ckpt.get("schedule")
         if not saved:  # checkpoints from before the schedule was recorded
             return
@@ -286,12 +286,15 @@ class Trainer:
                 math.isclose(a, b, rel_tol=1e-6) for a, b in zip(saved["base_lrs"], mine["base_lrs"])):
             raise UserError(f"checkpoint {path} was trained with peak learning rate(s) {saved['base_lrs']}, this run "
                             f"asks for {mine['base_lrs']}: resume with the run's learning rate (see its config.json)")
-        reshaping = (("epochs", "--epochs"), ("warmup_epochs", "--warmup"), ("name", "schedule"),
-                     ("params", "schedule parameters"))
-        changed = [(flag, mine[key], saved[key]) for key, flag in reshaping if key in saved and saved[key] != mine[key]]
-        for flag, now, before in changed if self.dist.is_main else ():
-            print(f"warning: resuming {path} with {flag} {now} instead of {before}: the LR "
-                  "schedule changes from here on", file=sys.stderr, flush=True)
+        for key in ("name", "params"):
+            if key in saved and saved[key] != mine[key]:
+                raise UserError(f"checkpoint {path} was trained with LR schedule {saved[key]}, this run builds "
+                                f"{mine[key]}: resume with that run's schedule flags (see its config.json), or "
+                                "start a new run")
+        for key, flag in (("epochs", "--epochs"), ("warmup_epochs", "--warmup")):
+            if saved[key] != mine[key] and self.dist.is_main:
+                print(f"warning: resuming {path} with {flag} {mine[key]} instead of {saved[key]}: the LR "
+                      "schedule changes from here on", file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------- training
     def _epoch_batches(self, loader, epoch: int, skip: int = 0):

@@ -78,13 +78,14 @@ def test_without_warmup_the_first_step_runs_at_the_peak_lr():
     assert warmup_cosine_factor(0, 0, 100) == 1.0 and warmup_cosine_factor(50, 0, 100) == pytest.approx(0.5)
 
 
-def test_resume_warns_on_a_changed_schedule_and_refuses_a_changed_lr(tmp_path, capsys):
+def test_resume_refuses_a_changed_schedule_or_lr_and_warns_on_more_epochs(tmp_path, capsys):
     t = trainer(tmp_path / "run", epochs=1)
     t.fit()
     ckpt = tmp_path / "run" / "models" / "checkpoint.pth.tar"
-    other = trainer(tmp_path / "fork", WARMUP_CONSTANT, epochs=2)
-    other.resume(ckpt)
-    assert "with schedule warmup_constant instead of warmup_cosine" in capsys.readouterr().err
+    with pytest.raises(UserError, match="LR schedule warmup_cosine, this run builds warmup_constant"):
+        trainer(tmp_path / "fork", WARMUP_CONSTANT, epochs=2).resume(ckpt)
+    trainer(tmp_path / "fork1", epochs=2).resume(ckpt)
+    assert "with --epochs 2 instead of 1" in capsys.readouterr().err
     with pytest.raises(UserError, match="peak learning rate"):
         trainer(tmp_path / "fork2", epochs=2, lr=0.2).resume(ckpt)
 
