@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.cli import add_engine_args, positive_float, positive_int, run_context
+from common.cli import add_engine_args, positive_float, positive_int, run_main
 from common.errors import UserError, cli_main
 
 
@@ -63,6 +63,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from common.attacks import project  # noqa: E402
 from common.io import atomic_write  # noqa: E402
 from common.modules import eval_mode  # noqa: E402
 from common.plotting import markdown_table, plot_table  # noqa: E402
@@ -128,8 +129,8 @@ def targeted_l1_attack(model: nn.Module, images: torch.Tensor, targets: torch.Te
             # autograd.grad, not backward(): the model's own .grad must stay untouched.
             (delta.grad,) = torch.autograd.grad(loss, delta)
             optimizer.step()
-            with torch.no_grad():  # in place, so Adam keeps updating this very tensor
-                delta.copy_((images + delta).clamp(0, 1) - images)
+            with torch.no_grad():  # x + r back into the pixel box; in place, so Adam keeps updating this very tensor
+                delta.copy_(project(images + delta, images, None, 0.0, 1.0) - images)
         with torch.no_grad():  # examples that never reached the target report their last iterate
             adversarial[~done] = to_8bit(images + delta)[~done]
     return AttackResult(adversarial, steps, done)
@@ -222,14 +223,17 @@ def _number(text: str) -> float:
 
 @cli_main
 def main(argv=None) -> dict:
-    args = build_parser().parse_args(argv)
+    return run_main(argv, build_parser, "alexnet_rnn", _attack, prepare=_inputs)
+
+
+def _inputs(args) -> tuple:
+    """The images and weights, read before any output; a bad --alpha fails here too."""
     named, data = named_images(args.images, default=("grace_hopper", "china"))
     images = torch.stack([load_image(p) for p in named.values()])  # (M, 3, 224, 224)
     resolved = resolve_weights(args.weights)
     if args.alpha != "auto":
-        _number(args.alpha)  # a bad --alpha fails before any output
-    with run_context(args, "alexnet_rnn") as ctx:
-        return _attack(args, ctx, named, data, images, resolved)
+        _number(args.alpha)
+    return named, data, images, resolved
 
 
 def _attack(args, ctx, named: dict, data: str, images: torch.Tensor, resolved) -> dict:

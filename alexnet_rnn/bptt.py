@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 
-from common.cli import add_engine_args, positive_int, run_context
+from common.cli import add_engine_args, positive_int, run_main
 from common.errors import cli_main
 
 
@@ -172,9 +172,7 @@ def graph_figure(path, steps: int = 3, windows: int = 2) -> None:
 
 @cli_main
 def main(argv=None) -> dict:
-    args = build_parser().parse_args(argv)
-    with run_context(args, "alexnet_rnn") as ctx:
-        return _run(args, ctx)
+    return run_main(argv, build_parser, "alexnet_rnn", _run)
 
 
 def _run(args, ctx) -> dict:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from common.cli import add_engine_args, positive_int, run_context
+from common.cli import add_engine_args, positive_int, run_main
 from common.errors import cli_main
 
 
@@ -90,9 +90,7 @@ def compare(batch: int, length: int, dim: int, hidden: int | None = None, *, dev
 
 @cli_main
 def main(argv=None) -> dict:
-    args = build_parser().parse_args(argv)
-    with run_context(args, "alexnet_rnn") as ctx:
-        return _run(args, ctx)
+    return run_main(argv, build_parser, "alexnet_rnn", _run)
 
 
 def _run(args, ctx) -> dict:

@@ -15,7 +15,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.cli import add_engine_args, positive_int, run_context
+from common.cli import add_engine_args, positive_int, run_main
 from common.errors import UserError, cli_main, require_file
 
 
@@ -200,12 +200,14 @@ def named_images(paths: list[str], default: tuple[str, ...] | None = None) -> tu
 
 @cli_main
 def main(argv=None) -> dict:
-    args = build_parser().parse_args(argv)
+    return run_main(argv, build_parser, "alexnet_rnn", _run, prepare=_inputs)
+
+
+def _inputs(args) -> tuple:
+    """The images and weights, read before any output."""
     named, data = named_images(args.images)
-    images = torch.stack([load_image(p) for p in named.values()])  # (N, 3, 224, 224); fail before any output
-    resolved = resolve_weights(args.weights)
-    with run_context(args, "alexnet_rnn") as ctx:
-        return _run(args, ctx, named, data, images, resolved)
+    images = torch.stack([load_image(p) for p in named.values()])  # (N, 3, 224, 224)
+    return named, data, images, resolve_weights(args.weights)
 
 
 def _run(args, ctx, named: dict, data: str, images: torch.Tensor, resolved) -> dict:

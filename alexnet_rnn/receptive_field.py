@@ -35,7 +35,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from common.cli import add_engine_args, run_context
+from common.cli import add_engine_args, run_main
 from common.errors import cli_main
 
 
@@ -235,9 +235,7 @@ def _report(convention: str, check: bool) -> tuple[dict, list[dict], list]:
 
 @cli_main
 def main(argv=None) -> dict:
-    args = build_parser().parse_args(argv)
-    with run_context(args, "alexnet_rnn") as ctx:
-        return _run(args, ctx)
+    return run_main(argv, build_parser, "alexnet_rnn", _run)
 
 
 def _run(args, ctx) -> dict:

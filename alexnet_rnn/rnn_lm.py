@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from common.cli import add_engine_args, nonnegative_float, nonnegative_int, positive_float, positive_int, run_context
+from common.cli import add_engine_args, nonnegative_float, nonnegative_int, positive_float, positive_int, run_main
 from common.errors import UserError, cli_main
 from common.io import atomic_write_text
 
@@ -61,6 +61,7 @@ import torch.nn.functional as F  # noqa: E402
 from common.engine import EngineConfig, StepResult, Trainer  # noqa: E402
 from common.modules import eval_mode  # noqa: E402
 from common.plotting import plot_overlaid_curves  # noqa: E402
+from common.schedule import WARMUP_CONSTANT  # noqa: E402
 
 from alexnet_rnn.lm_data import EOS, BPTTWindows, Corpus, Vocab, load_corpus  # noqa: E402
 from alexnet_rnn.ngram import baselines  # noqa: E402
@@ -185,7 +186,7 @@ def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, Trainer, float | None]:
                   num_layers=args.num_layers, cell=args.model)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     cfg = EngineConfig(epochs=args.epochs, clip_grad=args.clip_grad, print_freq=args.print_freq, quiet=args.quiet,
-                       monitor="loss", monitor_mode="min", constant_lr=True)
+                       monitor="loss", monitor_mode="min", schedule=WARMUP_CONSTANT)
     arch = f"rnnlm_{args.model}_{args.level}_e{args.embed_size}_h{args.hidden_size}_l{args.num_layers}_v{vocab_size}"
     trainer = Trainer(model, optimizer, BPTTWindows(corpus.train, args.batch_size, args.seq_length),
                       BPTTWindows(corpus.valid, min(args.batch_size, 10), args.seq_length), ctx=ctx, cfg=cfg,
@@ -216,14 +217,17 @@ def _samples(args, model: RNNLM, corpus: Corpus, device) -> dict[str, str]:
 
 @cli_main
 def main(argv=None) -> dict:
-    args = build_parser().parse_args(argv)
+    return run_main(argv, build_parser, "alexnet_rnn", _run, prepare=_inputs)
+
+
+def _inputs(args) -> tuple:
+    """The checked flags and the corpus, before any output."""
     _check_args(args)
     corpus = load_corpus(args.data, args.level, args.vocab_size, valid_fraction=args.valid_fraction,
                          max_chars=args.max_chars or None)
     if args.distance:  # fail on an unknown word before spending time on training
         check_words(corpus.vocab, args.distance)
-    with run_context(args, "alexnet_rnn") as ctx:
-        return _run(args, ctx, corpus)
+    return (corpus,)
 
 
 def _run(args, ctx, corpus: Corpus) -> dict:

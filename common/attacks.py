@@ -1,7 +1,12 @@
 """L-infinity PGD / FGSM for images ``(N, C, H, W)`` and vectors ``(N, D)``.
 
 Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks"
-(https://arxiv.org/abs/1706.06083).  One function serves every assignment:
+(https://arxiv.org/abs/1706.06083).  The step and the projection live here once: the
+MiniPlaces ``-a``/``--adv-train`` attack (``miniplaces.attack.LeastLikelyPGD``), the functaset
+sweep (``functaset.sweep``) and the AlexNet L1 attack's box projection
+(``alexnet_rnn.adversarial``) use them.  The course-mandated copies that must stay
+standalone (``student_code.PGDAttack``, ``functaset.attack.attack_classifier``) are tested
+equal to :func:`pgd`.  One function serves every assignment:
 
 * ``mode="untargeted"``: ascend the loss of the true labels ``y``.
 * ``mode="targeted"``: descend the loss of the given targets ``y``.
@@ -57,10 +62,13 @@ def least_likely_labels(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor
         return model(x).argmin(dim=1)
 
 
-def project(x_adv: torch.Tensor, x: torch.Tensor, eps: torch.Tensor,
-            lower: torch.Tensor | None, upper: torch.Tensor | None) -> torch.Tensor:
-    """Project onto the L-inf ball around x intersected with the box [lower, upper]."""
-    x_adv = torch.max(torch.min(x_adv, x + eps), x - eps)
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float | torch.Tensor | None,
+            lower=None, upper=None) -> torch.Tensor:
+    """Project onto the L-inf ball of radius ``eps`` around x (``None``: no ball) intersected with
+    the box [lower, upper] (scalars or tensors broadcastable to x; ``None``: unbounded)."""
+    if eps is not None:
+        x_adv = torch.max(torch.min(x_adv, x + eps), x - eps)
+    lower, upper = _as_bound(lower, x_adv), _as_bound(upper, x_adv)
     if lower is not None:
         x_adv = torch.max(x_adv, lower)
     if upper is not None:

@@ -2,11 +2,15 @@
 
 Format (a plain dict, loadable with ``torch.load(weights_only=True)``)::
 
-    {epoch, step, arch, state_dict, optimizer, scheduler, scaler,
-     best_metric, args, rng_state, meters}
+    {epoch, step, arch, state_dict, optimizer, scheduler, scaler, best_metric, args,
+     rng_state, history, meters, model_config, schedule}
 
 ``epoch`` is the epoch to run next and ``step`` the number of its batches already
 done (0 at epoch boundaries), so ``--resume`` continues exactly where the run stopped.
+``history`` is the list of per-epoch records, ``meters`` the running sums of an
+interrupted epoch (else None), ``model_config`` the plain values a script needs to
+rebuild the model (or None), and ``schedule`` the LR schedule's ``{steps_per_epoch,
+epochs, warmup_epochs, base_lrs, name, params}``, which a resume checks.
 """
 from __future__ import annotations
 

@@ -7,6 +7,10 @@
     with run_context(args, "miniplaces") as ctx:   # device, precision, seeds, DDP, run dir, config.json
         trainer = Trainer(model, optimizer, train, val, ctx=ctx, cfg=...)
         ...                                  # TensorBoard closed and DDP left on any exit
+
+``run_context(args, name, resume=PATH or None)`` says whether the run continues a checkpoint
+(default: ``args.resume``).  :class:`common.runctx.RunContext`, the engine's view of a run,
+lives apart from this module, so the engine does not depend on the command line.
 """
 from __future__ import annotations
 
@@ -14,20 +18,13 @@ import argparse
 import contextlib
 import math
 import os
-import shlex
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Any, Callable, Iterator
 
-from .errors import UserError
+from .runctx import RunContext, require_checkpoint  # RunContext re-exported: assignment code imports it from here
 
-if TYPE_CHECKING:  # importing this module stays cheap: entry scripts build their parsers before torch loads
-    import torch
-
-    from .device import Precision
-    from .distributed import DistInfo
-    from .rundir import RunDir
+# Importing this module stays cheap (no torch): entry scripts build their parsers before torch loads.
+FROM_ARGS = object()  # run_context's default resume: the checkpoint named by args.resume
 
 
 # ------------------------------------------------------------ checked flag types
@@ -100,51 +97,23 @@ def demo_parser(description: str, *, out_help: str, quick_help: str) -> argparse
 
 
 # ------------------------------------------------------------------- run context
-@dataclass
-class RunContext:
-    """Everything a run decided once: device, precision, DDP membership, run directory."""
-
-    device: torch.device
-    precision: Precision
-    dist: DistInfo
-    run: RunDir | None = None
-
-    @classmethod
-    def local(cls, device: str | torch.device = "cpu", run: RunDir | None = None, amp: bool = False) -> "RunContext":
-        """A single-process context without seeding or config.json (tests, notebooks)."""
-        import torch
-
-        from .device import choose_precision
-        from .distributed import DistInfo
-
-        device = torch.device(device)
-        return cls(device, choose_precision(device, amp=amp), DistInfo(), run)
-
-    def close(self) -> None:
-        """Close TensorBoard and leave the DDP process group (what every run does on exit)."""
-        from .distributed import cleanup_distributed
-
-        try:
-            if self.run is not None:
-                self.run.close()
-        finally:
-            cleanup_distributed()
-
-
-def setup_run(args: argparse.Namespace, assignment: str, *, write: bool = True,
-              resume_run: str | os.PathLike | None = None) -> RunContext:
+def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.PathLike | None | object = FROM_ARGS,
+              write: bool = True, resume_run: str | os.PathLike | None = None) -> RunContext:
     """Resolve the device, seed everything, join DDP if under torchrun, create the run dir.
 
     Prefer :func:`run_context`, which also tears the run down on every exit path.
-    ``resume_run``: see :meth:`RunDir.create`.
+    ``resume``: the checkpoint this run *continues* (its run directory is reused); ``None`` for a
+    run that only reads a checkpoint (evaluation writes a new run directory). The default takes
+    ``args.resume``, for scripts whose ``--resume`` means nothing else.  ``resume_run``: see
+    :meth:`RunDir.create`.
     """
     from .device import choose_precision, resolve_device, seed_everything
     from .distributed import cleanup_distributed, init_distributed
     from .rundir import RunDir
 
-    resume = getattr(args, "resume", None) or None
-    if resume and not Path(resume).is_file():  # before anything is created
-        raise UserError(f"checkpoint not found: {resume} (check the path given to --resume)")
+    if resume is FROM_ARGS:
+        resume = getattr(args, "resume", None)
+    resume = os.fspath(require_checkpoint(resume)) if resume else None  # before anything is created
     device = resolve_device(getattr(args, "device", "auto"))
     dist_info, device = init_distributed(device)
     seed_everything(getattr(args, "seed", 0))  # same seed on every rank: identical initial weights
@@ -164,36 +133,21 @@ def setup_run(args: argparse.Namespace, assignment: str, *, write: bool = True,
 
 
 @contextlib.contextmanager
-def run_context(args: argparse.Namespace, assignment: str, *, write: bool = True,
-                resume_run: str | os.PathLike | None = None) -> Iterator[RunContext]:
+def run_context(args: argparse.Namespace, assignment: str, *, resume: str | os.PathLike | None | object = FROM_ARGS,
+                write: bool = True, resume_run: str | os.PathLike | None = None) -> Iterator[RunContext]:
     """``with run_context(args, "name") as ctx:``: :func:`setup_run`, then :meth:`RunContext.close` on any exit."""
-    ctx = setup_run(args, assignment, write=write, resume_run=resume_run)
+    ctx = setup_run(args, assignment, resume=resume, write=write, resume_run=resume_run)
     try:
         yield ctx
     finally:
         ctx.close()
 
 
-# --------------------------------------------------------------- resume command
-def resume_command(checkpoint: str | os.PathLike, argv: list[str] | None = None) -> str:
-    """The shell command that continues this process's run from ``checkpoint`` (shell-quoted).
-
-    Repeats ``torchrun --nproc_per_node=N`` when the run was started by torchrun, and
-    drops any earlier ``--resume X``.
-    """
-    argv = list(sys.argv if argv is None else argv)
-    kept, skip = [], False
-    for arg in argv:
-        if skip or arg == "--resume":
-            skip = not skip
-            continue
-        if not arg.startswith("--resume="):
-            kept.append(arg)
-    if "TORCHELASTIC_RUN_ID" in os.environ and "LOCAL_WORLD_SIZE" in os.environ:
-        launcher = ["torchrun", f"--nproc_per_node={os.environ['LOCAL_WORLD_SIZE']}"]
-        nodes = int(os.environ.get("WORLD_SIZE", "1")) // max(1, int(os.environ["LOCAL_WORLD_SIZE"]))
-        if nodes > 1:
-            launcher.append(f"--nnodes={nodes}")
-    else:
-        launcher = [sys.executable]
-    return shlex.join([*launcher, *kept, "--resume", os.fspath(checkpoint)])
+def run_main(argv: list[str] | None, build_parser: Callable[[], argparse.ArgumentParser], assignment: str,
+             body: Callable[..., Any], prepare: Callable[[argparse.Namespace], tuple] | None = None) -> Any:
+    """An entry script's ``main``: parse ``argv``; ``prepare(args)`` reads and checks the inputs before
+    the run directory exists; then ``body(args, ctx, *prepared)`` runs inside :func:`run_context`."""
+    args = build_parser().parse_args(argv)
+    prepared = prepare(args) if prepare is not None else ()
+    with run_context(args, assignment) as ctx:
+        return body(args, ctx, *prepared)

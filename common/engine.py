@@ -7,9 +7,10 @@ classification is not what it trains, a *step function*::
 
 returning the loss to back-propagate plus (optionally) logits/targets for top-k
 accuracy and extra per-sample sums to average (e.g. reconstruction error).  The
-engine owns everything else: AMP, gradient clipping, the per-iteration warmup+cosine
-schedule, device-side meters, tqdm, TensorBoard, checkpoints every epoch and on
-SIGINT/SIGTERM, best-model tracking, exact resume, DDP and non-finite-loss checks.
+engine owns everything else: AMP, gradient clipping, the per-iteration LR schedule
+(``EngineConfig.schedule``, warmup+cosine by default), device-side meters, tqdm,
+TensorBoard, checkpoints every epoch and on SIGINT/SIGTERM, best-model tracking, exact
+resume, DDP and non-finite-loss checks.
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checkpoint import load_checkpoint, load_model_weights, plain_args, save_checkpoint
-from .cli import RunContext, resume_command
 from .device import capture_rng_state, restore_rng_state
 from .distributed import all_reduce_max
 from .errors import UserError
@@ -36,7 +36,8 @@ from .meters import MetricSums, topk_correct
 from .modules import eval_mode, unwrap
 from .progress import progress
 from .rundir import RunDir
-from .schedule import warmup_cosine
+from .runctx import RunContext, resume_command
+from .schedule import WARMUP_COSINE, Schedule
 
 
 @dataclass
@@ -71,7 +72,7 @@ class EngineConfig:
     monitor: str = "acc1"              # validation metric that picks model_best
     monitor_mode: str = "max"          # "max" or "min"
     channels_last: bool = False        # only honoured on CUDA, for 4-D inputs
-    constant_lr: bool = False          # warmup then constant instead of cosine
+    schedule: Schedule = WARMUP_COSINE  # step -> LR factor over warmup_epochs/epochs (common/schedule.py)
 
 
 def move_to(batch, device: torch.device, channels_last: bool = False):
@@ -128,10 +129,10 @@ def _in_main_thread() -> bool:
 class Trainer:
     """Train/evaluate one model; see the module docstring for the division of labour.
 
-    ``ctx`` (from :func:`common.cli.run_context`) gives the device, precision, DDP
-    membership and run directory; ``run`` overrides the directory (one per stage).
-    ``model_config`` (plain values) is stored in every checkpoint, so a script that only
-    has the checkpoint can rebuild the model.
+    ``ctx`` (a :class:`common.runctx.RunContext`, e.g. from :func:`common.cli.run_context`)
+    gives the device, precision, DDP membership and run directory; ``run`` overrides the
+    directory (one per stage).  ``model_config`` (plain values) is stored in every
+    checkpoint, so a script that only has the checkpoint can rebuild the model.
 
     ``epoch_metrics_fn(record) -> dict`` adds derived metrics (e.g. perplexity from the
     loss) to each epoch's record before it is logged, checkpointed and used for model_best.
@@ -162,8 +163,8 @@ class Trainer:
         self.scaler = self.precision.make_scaler()
         steps_per_epoch = max(1, len(train_loader)) if train_loader is not None else 1
         self.steps_per_epoch = steps_per_epoch
-        self.scheduler = warmup_cosine(optimizer, int(round(self.cfg.warmup_epochs * steps_per_epoch)),
-                                       self.cfg.epochs * steps_per_epoch, constant=self.cfg.constant_lr)
+        self.scheduler = self.cfg.schedule.lambda_lr(optimizer, int(round(self.cfg.warmup_epochs * steps_per_epoch)),
+                                                     self.cfg.epochs * steps_per_epoch)
         self.start_epoch, self.start_step = 0, 0
         self.best_metric: float | None = None
         self.history: list[dict[str, float]] = []
@@ -220,7 +221,8 @@ class Trainer:
 
     def _schedule(self) -> dict:
         return {"steps_per_epoch": self.steps_per_epoch, "epochs": self.cfg.epochs,
-                "warmup_epochs": self.cfg.warmup_epochs, "base_lrs": list(self.scheduler.base_lrs)}
+                "warmup_epochs": self.cfg.warmup_epochs, "base_lrs": list(self.scheduler.base_lrs),
+                **self.cfg.schedule.record()}
 
     def save(self, epoch: int, step: int, is_best: bool = False, meters: MetricSums | None = None) -> Path | None:
         """Checkpoint the state (after checking it is finite); returns the path written, if any."""
@@ -269,8 +271,9 @@ class Trainer:
         self.log(f"=> resumed {path}: continuing at {where}")
 
     def _check_schedule(self, ckpt: dict, path) -> None:
-        """Refuse a resume whose batches per epoch or peak LR differ (the position and the restored
-        schedule would silently mean something else); warn when --epochs/--warmup reshape the schedule."""
+        """Refuse a resume whose batches per epoch, peak LR or schedule (name, parameters) differ: the
+        restored position would silently mean something else.  Warn when --epochs/--warmup reshape the
+        same schedule.  Checkpoints from before a field was recorded are not compared on it."""
         saved = ckpt.get("schedule")
         if not saved:  # checkpoints from before the schedule was recorded
             return
@@ -283,6 +286,11 @@ class Trainer:
                 math.isclose(a, b, rel_tol=1e-6) for a, b in zip(saved["base_lrs"], mine["base_lrs"])):
             raise UserError(f"checkpoint {path} was trained with peak learning rate(s) {saved['base_lrs']}, this run "
                             f"asks for {mine['base_lrs']}: resume with the run's learning rate (see its config.json)")
+        for key in ("name", "params"):
+            if key in saved and saved[key] != mine[key]:
+                raise UserError(f"checkpoint {path} was trained with LR schedule {saved[key]}, this run builds "
+                                f"{mine[key]}: resume with that run's schedule flags (see its config.json), or "
+                                "start a new run")
         for key, flag in (("epochs", "--epochs"), ("warmup_epochs", "--warmup")):
             if saved[key] != mine[key] and self.dist.is_main:
                 print(f"warning: resuming {path} with {flag} {mine[key]} instead of {saved[key]}: the LR "

@@ -90,6 +90,7 @@ from common.data import make_loader  # noqa: E402
 from common.engine import EngineConfig, Trainer  # noqa: E402
 from common.images import to_unit  # noqa: E402
 from common.plotting import plot_training_curves, save_figure  # noqa: E402
+from common.schedule import WARMUP_CONSTANT, WARMUP_COSINE  # noqa: E402
 
 from functaset.SIREN import ModulatedSIREN  # noqa: E402
 from functaset.fitting import fit_dataset, make_meta_step, psnr  # noqa: E402
@@ -124,7 +125,8 @@ def meta_learn(inr: ModulatedSIREN, images: torch.Tensor, s: dict, args, ctx) ->
                          dist_info=ctx.dist, device=ctx.device, drop_last=True)
     opt = torch.optim.Adam(inr.parameters(), lr=s["meta_lr"])
     cfg = EngineConfig(epochs=s["meta_epochs"], clip_grad=args.clip_grad, quiet=args.quiet, topk=(1,),
-                       monitor="psnr", monitor_mode="max", constant_lr=s["meta_schedule"] == "constant",
+                       monitor="psnr", monitor_mode="max",
+                       schedule=WARMUP_CONSTANT if s["meta_schedule"] == "constant" else WARMUP_COSINE,
                        print_freq=10)
     trainer = Trainer(inr, opt, loader, None, ctx=ctx, cfg=cfg,
                       step_fn=make_meta_step(s["inner_steps"], s["inner_lr"], s["second_order"]),

@@ -31,7 +31,7 @@ from common.io import atomic_write_text
 
 from miniplaces.cache import ensure_cache
 from miniplaces.custom_dataloader import MiniPlacesLoader
-from miniplaces.custom_transforms import sized_transforms
+from miniplaces.custom_transforms import scale_size, sized_transforms
 from miniplaces.device_data import CourseAugment, ResidentBatches, place
 
 
@@ -58,7 +58,7 @@ def jpeg_loader(root, workers: int, batch: int, size: int, num_classes: int, dev
 
 
 def device_loader(root, batch: int, size: int, num_classes: int, device: torch.device):
-    images, labels = ensure_cache(root, "train", round(size * 144 / 128), num_classes, quiet=True)
+    images, labels = ensure_cache(root, "train", scale_size(size), num_classes, quiet=True)
     return ResidentBatches(place(images, device), torch.from_numpy(labels), batch, train=True,
                            transform=CourseAugment(size), device=device, seed=0)
 
@@ -68,7 +68,7 @@ def run(root, *, device: torch.device, workers=(0, 2, 4), batch: int = 256, size
     """Build the cache, time every path ``repeats`` times (interleaved); returns the figures."""
     results: dict = {"device": str(device), "torch_threads": torch.get_num_threads(), "batch": batch, "size": size}
     start = time.perf_counter()
-    images, _ = ensure_cache(root, "train", round(size * 144 / 128), num_classes, quiet=True)
+    images, _ = ensure_cache(root, "train", scale_size(size), num_classes, quiet=True)
     build = time.perf_counter() - start
     results.update(train_images=len(images), cache_seconds=build, cache_images_per_s=len(images) / build)
     paths = {f"jpeg_j{j}": lambda j=j: jpeg_loader(root, j, batch, size, num_classes, device) for j in workers}

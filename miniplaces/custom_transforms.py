@@ -16,13 +16,20 @@ from miniplaces.student_code import (IMAGENET_MEAN, IMAGENET_STD, INTERPOLATIONS
 
 __all__ = ["Compose", "RandomHorizontalFlip", "Scale", "CenterCrop", "RandomSizedCrop", "RandomColor",
            "RandomRotate", "ToTensor", "Normalize", "Denormalize", "resize_image", "get_train_transforms",
-           "get_val_transforms", "sized_transforms", "IMAGENET_MEAN", "IMAGENET_STD", "INTERPOLATIONS"]
+           "get_val_transforms", "sized_transforms", "scale_size", "IMAGENET_MEAN", "IMAGENET_STD", "INTERPOLATIONS"]
+
+
+def scale_size(size: int) -> int:
+    """The course's Scale side for crop ``size``: 144 for 128, ``round(size * 144 / 128)`` for toy sizes.
+
+    The one place this ratio lives: the sized pipelines, the decoded cache and ``--data-on-device``."""
+    return round(size * 144 / 128)
 
 
 def sized_transforms(train: bool, size: int) -> Compose:
     """The course pipelines scaled to crop ``size`` (resize ``size * 144 / 128``), for quick toy runs
     below 128x128 (``main.py --image-size``); at 128 they equal student_code's."""
-    resize = round(size * 144 / 128)
+    resize = scale_size(size)
     normalize = Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD)
     if train:
         return Compose([Scale(resize), RandomHorizontalFlip(), RandomColor(0.15), RandomRotate(15),

@@ -37,6 +37,8 @@ from common.data import DeviceBatches
 from common.distributed import DistInfo
 from common.images import IMAGENET_MEAN, IMAGENET_STD, normalize
 
+from miniplaces.custom_transforms import scale_size
+
 HOST_RESERVE_BYTES = 4 * 2**30  # GPU memory left for the model when deciding where the data lives
 
 
@@ -228,8 +230,8 @@ def place(images: np.ndarray, device: torch.device, chunk: int = 4096) -> torch.
     return out
 
 
-def resident_loaders(args, ctx, *, val_batch_size: int | None = None):
-    """Training and validation :class:`ResidentBatches` for miniplaces/main.py ``--data-on-device``.
+def cached_split(root, split: str, side: int, num_classes: int, *, dist_info: DistInfo, quiet: bool = False):
+    """The split's decoded cache as numpy ``(images, labels)`` (images memory-mapped).
 
     Rank 0 builds a missing or stale cache; the other DDP ranks wait for it, then load it.
     """
@@ -237,22 +239,35 @@ def resident_loaders(args, ctx, *, val_batch_size: int | None = None):
 
     from miniplaces.cache import ensure_cache
 
-    side = round(args.image_size * 144 / 128)
+    if dist_info.is_main:
+        images, labels = ensure_cache(root, split, side, num_classes, quiet=quiet)
+    if dist_info.enabled:
+        dist.barrier()
+    if not dist_info.is_main:
+        images, labels = ensure_cache(root, split, side, num_classes, build=False)
+    return images, labels
+
+
+def resident_loaders(root, *, image_size: int, num_classes: int, batch_size: int, val_batch_size: int,
+                     device: torch.device, seed: int = 0, dist_info: DistInfo | None = None, quiet: bool = False,
+                     train: bool = True) -> tuple[ResidentBatches | None, ResidentBatches]:
+    """Training and validation :class:`ResidentBatches` for miniplaces/main.py ``--data-on-device``.
+
+    Training batches of ``batch_size`` with the course augmentation, validation batches of
+    ``val_batch_size`` (the course's centre crop).  ``train=False`` (evaluation) neither
+    decodes nor places the training split and returns ``None`` for its loader.
+    """
+    info = dist_info or DistInfo()
+    side = scale_size(image_size)
+    splits = [("train", batch_size, CourseAugment(image_size))] if train else []
     loaders = []
-    for split, train in (("train", True), ("val", False)):
-        if ctx.dist.is_main:
-            images, labels = ensure_cache(args.data_folder, split, side, args.num_classes, quiet=args.quiet)
-        if ctx.dist.enabled:
-            dist.barrier()
-        if not ctx.dist.is_main:
-            images, labels = ensure_cache(args.data_folder, split, side, args.num_classes, build=False)
-        x = place(images, ctx.device)
-        transform = CourseAugment(args.image_size) if train else CentreCrop(args.image_size)
-        batch = args.batch_size if train else (val_batch_size or args.batch_size)
-        loaders.append(ResidentBatches(x, torch.from_numpy(labels), batch, train=train, transform=transform,
-                                       device=ctx.device, seed=args.seed, dist_info=ctx.dist))
-        if ctx.dist.is_main and not args.quiet:
+    for split, batch, transform in [*splits, ("val", val_batch_size, CentreCrop(image_size))]:
+        images, labels = cached_split(root, split, side, num_classes, dist_info=info, quiet=quiet)
+        x = place(images, device)
+        loaders.append(ResidentBatches(x, torch.from_numpy(labels), batch, train=split == "train",
+                                       transform=transform, device=device, seed=seed, dist_info=info))
+        if info.is_main and not quiet:
             print(f"{split}: {len(labels)} images of {side}x{side}x3 uint8 resident on "
-                  f"{'pinned host memory' if x.device != ctx.device else x.device} "
+                  f"{'pinned host memory' if x.device != device else x.device} "
                   f"({x.numel() / 2**20:.0f} MiB)", flush=True)
-    return tuple(loaders)
+    return (loaders[0] if train else None), loaders[-1]

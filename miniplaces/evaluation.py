@@ -14,7 +14,7 @@ from common.meters import topk_correct
 from common.modules import eval_mode, unwrap
 from common.plotting import plot_image_grid
 
-from miniplaces.attack import PGDAttack, to_pixels, vis_grid
+from miniplaces.attack import LeastLikelyPGD, to_pixels, vis_grid
 
 
 def flip_eval_step(model, batch) -> StepResult:
@@ -24,7 +24,7 @@ def flip_eval_step(model, batch) -> StepResult:
     return StepResult(F.cross_entropy(logits, targets), logits, targets)
 
 
-def attack_eval_step(attacker: PGDAttack):
+def attack_eval_step(attacker: LeastLikelyPGD):
     """A step function reporting attacked loss/top-k, plus clean top-k as ``acc*_clean`` sums."""
 
     def step(model, batch) -> StepResult:
@@ -41,7 +41,7 @@ def attack_eval_step(attacker: PGDAttack):
 
 
 @torch.no_grad()
-def visualise_attack(model, attacker: PGDAttack, images, targets, class_names, run, *, data: str,
+def visualise_attack(model, attacker: LeastLikelyPGD, images, targets, class_names, run, *, data: str,
                      n: int = 10) -> None:
     """Log clean/adversarial grids to TensorBoard and save a labelled PNG (clean row, attacked row)."""
     images, targets = images[:n], targets[:n]

@@ -5,6 +5,7 @@
     python miniplaces/main.py data/miniplaces --use-own-cnn
     python miniplaces/main.py data/miniplaces --use-vit --lr 1e-3 --wd 0.05
     python miniplaces/main.py data/miniplaces --use-resnet18 --lr 0.01 --epochs 30
+    python miniplaces/main.py data/miniplaces --arch places_resnet              # = --use-own-cnn
     python miniplaces/main.py data/miniplaces -e --resume RUN/models/model_best.pth.tar
     python miniplaces/main.py data/miniplaces -a -v --resume RUN/models/model_best.pth.tar
 
@@ -13,17 +14,22 @@ decay per iteration, gradient clipping for the ViT only, seed 2024, fp32, traini
 batches of -b with the last partial batch dropped, validation batches of 100, and
 ``-e`` averaging the logits of each image and its mirror.  Engine extras are opt-in
 (--amp, --clip-grad-all, --seed, --device, ...); checkpoints every epoch, exact
-``--resume``, graceful stop on Ctrl-C.
+``--resume``, graceful stop on Ctrl-C.  With ``-e``/``-a``, ``--resume`` (the course's
+flag) names the checkpoint to evaluate, which is read, never continued.
 """
 from __future__ import annotations
 
 import argparse
-import copy
+import functools
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 from common.cli import (add_engine_args, fraction, nonnegative_float, nonnegative_int, positive_float, positive_int,
                         run_context)
 from common.errors import UserError, cli_main
+
+from miniplaces.models import ARCHS, Arch, check_arch, choose_arch
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,19 +64,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "a PNG grid")
     p.add_argument("--gpu", type=int, default=None,
                    help="course flag: GPU N, -1 = CPU; sets --device cuda:N / cpu (default: --device decides)")
-    models = p.add_argument_group("model (SimpleNet unless one of these)")
-    models.add_argument("--use-custom-conv", action="store_true", help="SimpleNet with the unfold convolution")
-    models.add_argument("--use-vit", action="store_true", help="SimpleViT (trained with AdamW)")
-    models.add_argument("--use-resnet18", action="store_true", help="fine-tune torchvision ResNet-18")
-    models.add_argument("--use-own-cnn", action="store_true", help="our residual CNN with BatchNorm (own_cnn.py)")
+    models = p.add_argument_group("model (--arch NAME, or one of the course's aliases; default: simplenet)")
+    models.add_argument("--arch", choices=list(ARCHS), default=None,
+                        help="network, from the table in miniplaces/models.py: "
+                             + "; ".join(f"{a.name} = {a.help}" for a in ARCHS.values()))
+    for arch in ARCHS.values():
+        if arch.alias:
+            models.add_argument(arch.alias, action="store_true", help=f"same as --arch {arch.name} ({arch.help})")
     models.add_argument("--own-cnn-width", type=positive_int, default=64,
-                        help="base width of --use-own-cnn (default: 64)")
+                        help="base width of places_resnet (--use-own-cnn) (default: 64)")
     models.add_argument("--pretrained-weights", default="imagenet", metavar="imagenet|PATH|none",
                         help="ResNet-18 start: torchvision ImageNet weights (cached in $TORCH_HOME), a local "
                              "state-dict file, or none = random init (offline tests only) (default: imagenet)")
     models.add_argument("--vit-patch-size", type=positive_int, default=16, help="SimpleViT patch size (default: 16)")
     models.add_argument("--wd-skip-norms", action="store_true",
-                        help="with --use-vit: no weight decay on norms, biases and the position embedding "
+                        help="with AdamW (simplevit): no weight decay on norms, biases and the position embedding "
                              "(default: AdamW decays every parameter, as the course does)")
     attack = p.add_argument_group("attack (-a) and adversarial training")
     attack.add_argument("--attack-steps", type=positive_int, default=10, help="PGD steps (default: 10)")
@@ -114,7 +122,8 @@ def course_defaults(parser: argparse.ArgumentParser, **defaults) -> None:
                            "(fp32, as the course)")
 
 
-def check_args(args: argparse.Namespace) -> None:
+def check_args(args: argparse.Namespace) -> Arch:
+    """Refuse what cannot run, before anything is read or written; returns the chosen table entry."""
     if (args.evaluate or args.attack) and not args.resume:
         raise UserError("-e/-a evaluate a trained model: pass its checkpoint with --resume PATH")
     if args.vis and not (args.evaluate or args.attack):
@@ -123,65 +132,86 @@ def check_args(args: argparse.Namespace) -> None:
         if args.device not in ("auto", "cpu" if args.gpu < 0 else f"cuda:{args.gpu}"):
             raise UserError(f"--gpu {args.gpu} and --device {args.device} disagree: pass one of them")
         args.device = "cpu" if args.gpu < 0 else f"cuda:{args.gpu}"
-    if args.adv_train and (args.use_vit or args.use_resnet18 or args.use_own_cnn):
-        raise UserError("--adv-train is wired into SimpleNet (as the handout describes); drop the other model flag")
-    if args.use_vit and args.image_size % args.vit_patch_size:
-        raise UserError(f"--vit-patch-size {args.vit_patch_size} does not divide --image-size {args.image_size}; "
-                        "pick a patch size that divides it (e.g. 16 for 128, 8 for 32)")
+    arch = choose_arch(args)
+    check_arch(arch, args)
+    args.arch = arch.name  # config.json records the model, whichever flag chose it
     if args.start_epoch >= args.epochs and not (args.resume or args.evaluate or args.attack):
         raise UserError(f"--start-epoch {args.start_epoch} leaves nothing to train with --epochs {args.epochs}")
-    if args.use_vit and args.lr > 0.01:
-        warnings.warn(f"--use-vit with --lr {args.lr}: AdamW usually diverges above ~1e-3 (try --lr 1e-3 --wd 0.05)",
-                      stacklevel=2)
+    if arch.optimizer == "adamw" and args.lr > 0.01:
+        warnings.warn(f"--arch {arch.name} (AdamW) with --lr {args.lr}: AdamW usually diverges above ~1e-3 "
+                      "(try --lr 1e-3 --wd 0.05)", stacklevel=2)
+    return arch
 
 
 if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
     build_parser().parse_args()
 
 import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
 
 from common.checkpoint import load_checkpoint, load_model_weights  # noqa: E402
 from common.data import make_loader  # noqa: E402
 from common.engine import EngineConfig, Trainer, classification_step  # noqa: E402
 from common.plotting import plot_training_curves  # noqa: E402
 
-from miniplaces.attack import PGDAttack, vis_grid  # noqa: E402
-from miniplaces.custom_dataloader import MiniPlacesLoader, data_label  # noqa: E402
+from miniplaces.attack import LeastLikelyPGD, vis_grid  # noqa: E402
+from miniplaces.custom_dataloader import MiniPlacesLoader, class_names_from, data_label, read_label_file  # noqa: E402
 from miniplaces.custom_transforms import sized_transforms  # noqa: E402
 from miniplaces.evaluation import attack_eval_step, flip_eval_step, visualise_attack  # noqa: E402
-from miniplaces.models import arch_name, build_model  # noqa: E402
+from miniplaces.models import make_optimizer  # noqa: E402
 from miniplaces.report import ProfiledStep, pgd_sweep, write_pgd_table  # noqa: E402
 from miniplaces.student_code import get_train_transforms, get_val_transforms  # noqa: E402
 
 
-def make_datasets(args: argparse.Namespace):
+@dataclass
+class RunData:
+    """What a run reads, checked before its run directory exists."""
+
+    label: str                                 # what the data is (toy data says so)
+    classes: list[str]                         # class names, from the training list
+    train_set: MiniPlacesLoader | None = None  # the JPEG datasets: without --data-on-device, train only when training
+    val_set: MiniPlacesLoader | None = None
+
+
+def jpeg_dataset(args: argparse.Namespace, split: str) -> MiniPlacesLoader:
     """student_code's transforms; another --image-size (toy runs) gets the course pipelines at that size."""
-    small = args.image_size != 128
-    train = MiniPlacesLoader(args.data_folder, num_classes=args.num_classes, split="train",
-                             transforms=sized_transforms(True, args.image_size) if small else get_train_transforms())
-    val = MiniPlacesLoader(args.data_folder, num_classes=args.num_classes, split="val",
-                           transforms=sized_transforms(False, args.image_size) if small else get_val_transforms())
-    if len(train) < args.batch_size and not (args.evaluate or args.attack):
-        raise UserError(f"the training set has {len(train)} images, fewer than one batch of -b {args.batch_size} "
+    train = split == "train"
+    if args.image_size != 128:
+        transforms = sized_transforms(train, args.image_size)
+    else:
+        transforms = get_train_transforms() if train else get_val_transforms()
+    return MiniPlacesLoader(args.data_folder, num_classes=args.num_classes, split=split, transforms=transforms)
+
+
+def read_data(args: argparse.Namespace, train: bool) -> RunData:
+    """The JPEG datasets, or with --data-on-device only the label lists (the decoded cache is read inside
+    the run).  ``train=False`` (-e/-a): of the training split only its list, for the class names."""
+    root = Path(args.data_folder)
+    train_set = jpeg_dataset(args, "train") if train and not args.data_on_device else None
+    entries = train_set.entries if train_set is not None else read_label_file(root / "train.txt", args.num_classes)
+    if args.data_on_device:
+        read_label_file(root / "val.txt", args.num_classes)
+    val_set = None if args.data_on_device else jpeg_dataset(args, "val")
+    if train and len(entries) < args.batch_size:
+        raise UserError(f"the training set has {len(entries)} images, fewer than one batch of -b {args.batch_size} "
                         "(the last partial batch is dropped, as in the course); lower -b")
-    return train, val
+    return RunData(data_label(root), class_names_from(entries, args.num_classes), train_set, val_set)
 
 
-def make_optimizer(model: nn.Module, args: argparse.Namespace) -> torch.optim.Optimizer:
-    if args.use_vit and args.wd_skip_norms:  # no decay on norms, biases and the position embedding
-        decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "pos_embed" not in n]
-        rest = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "pos_embed" not in n)]
-        return torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": rest, "weight_decay": 0}],
-                                 lr=args.lr)
-    if args.use_vit:
-        return torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
-    return torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.wd)
+def make_loaders(args: argparse.Namespace, ctx, data: RunData, train: bool):
+    """(training loader or None, validation loader): JPEG DataLoaders, or the decoded cache resident on the device."""
+    if args.data_on_device:  # batched augmentation on the device (device_data.py)
+        from miniplaces.device_data import resident_loaders
+        return resident_loaders(args.data_folder, image_size=args.image_size, num_classes=args.num_classes,
+                                batch_size=args.batch_size, val_batch_size=args.val_batch_size, device=ctx.device,
+                                seed=args.seed, dist_info=ctx.dist, quiet=args.quiet, train=train)
+    loader = functools.partial(make_loader, seed=args.seed, workers=args.workers, dist_info=ctx.dist,
+                               device=ctx.device)
+    train_loader = loader(data.train_set, args.batch_size, train=True, drop_last=True) if train else None
+    return train_loader, loader(data.val_set, args.val_batch_size, train=False)
 
 
-def make_attacker(args: argparse.Namespace) -> PGDAttack:
-    return PGDAttack(nn.CrossEntropyLoss(), num_steps=args.attack_steps, step_size=args.attack_step_size,
-                     epsilon=args.attack_epsilon)
+def make_attacker(args: argparse.Namespace) -> LeastLikelyPGD:
+    return LeastLikelyPGD(num_steps=args.attack_steps, step_size=args.attack_step_size, epsilon=args.attack_epsilon)
 
 
 class CourseTrainer(Trainer):
@@ -190,10 +220,6 @@ class CourseTrainer(Trainer):
 
     def state(self, epoch: int, step: int, meters=None) -> dict:
         return {**super().state(epoch, step, meters), "best_acc1": self.best_metric or 0.0, "model_arch": self.arch}
-
-
-def load_weights(model: nn.Module, path: str, arch: str, device: torch.device) -> None:
-    load_model_weights(model, load_checkpoint(path, map_location=device, expected_arch=arch), path)
 
 
 def train(trainer: Trainer, args, ctx, data: str) -> dict:
@@ -235,44 +261,41 @@ def attack(trainer: Trainer, val_loader, args, ctx, data: str, class_names) -> d
 @cli_main
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
-    check_args(args)
+    arch = check_args(args)
     eval_only = args.evaluate or args.attack
-    run_args = copy.copy(args)
-    if eval_only:  # evaluation writes a new run directory; the checkpoint's own run stays untouched
-        run_args.resume = ""
-    train_set, val_set = make_datasets(args)  # bad data fails before a run directory is created
-    with run_context(run_args, "miniplaces") as ctx:
-        return run(args, ctx, train_set, val_set, eval_only)
+    data = read_data(args, train=not eval_only)  # bad data fails before a run directory is created
+    # Weights are read (and checked) before the run directory exists too.  -e/-a's --resume names a
+    # checkpoint that is only read: this run writes a directory of its own and continues nothing.
+    name = arch.arch_name(args)
+    evaluated = load_checkpoint(args.resume, expected_arch=name) if eval_only else None
+    init = load_checkpoint(args.init, expected_arch=name, flag="--init") if args.init else None
+    with run_context(args, "miniplaces", resume=None if eval_only else args.resume) as ctx:
+        return run(args, ctx, arch, data, evaluated=evaluated, init=init)
 
 
-def run(args: argparse.Namespace, ctx, train_set, val_set, eval_only: bool) -> dict:
-    data = data_label(args.data_folder)
-    loader = lambda ds, batch, is_train: make_loader(ds, batch, train=is_train, seed=args.seed,  # noqa: E731
-                                                     workers=args.workers, dist_info=ctx.dist, device=ctx.device,
-                                                     drop_last=is_train)
-    if args.data_on_device:  # decoded cache resident on the device, batched augmentation (device_data.py)
-        from miniplaces.device_data import resident_loaders
-        train_loader, val_loader = resident_loaders(args, ctx)
-    else:
-        train_loader, val_loader = loader(train_set, args.batch_size, True), loader(val_set, args.val_batch_size, False)
-    model = build_model(args, args.num_classes)
-    arch = arch_name(args)
-    if args.init:
-        load_weights(model, args.init, arch, torch.device("cpu"))
+def run(args: argparse.Namespace, ctx, arch: Arch, data: RunData, *, evaluated: dict | None = None,
+        init: dict | None = None) -> dict:
+    """Train (or, given the ``evaluated`` checkpoint, evaluate/attack) the ``arch`` network."""
+    eval_only = evaluated is not None
+    train_loader, val_loader = make_loaders(args, ctx, data, train=not eval_only)
+    model = arch.build(args, args.num_classes)
+    if init is not None:
+        load_model_weights(model, init, args.init)
     if args.adv_train:
         model.attacker, model.adv_fraction = make_attacker(args), args.adv_fraction
     profile = ProfiledStep(classification_step, ctx.device)
-    clip = args.clip_grad if (args.use_vit or args.clip_grad_all) else None  # the course clips the ViT only
+    clip = args.clip_grad if (arch.clip or args.clip_grad_all) else None  # the course clips the ViT only
     cfg = EngineConfig(epochs=args.epochs, warmup_epochs=args.warmup, clip_grad=clip,
                        print_freq=args.print_freq, quiet=args.quiet, topk=(1, 5))
-    trainer = CourseTrainer(model, make_optimizer(model, args), train_loader, val_loader, ctx=ctx, cfg=cfg,
-                            step_fn=profile, eval_step_fn=classification_step, arch=arch, args=args)
-    metrics = {"data": data, "arch": arch, "params": sum(p.numel() for p in model.parameters())}
+    name = arch.arch_name(args)
+    trainer = CourseTrainer(model, make_optimizer(arch, model, args), train_loader, val_loader, ctx=ctx, cfg=cfg,
+                            step_fn=profile, eval_step_fn=classification_step, arch=name, args=args)
+    metrics = {"data": data.label, "arch": name, "params": sum(p.numel() for p in model.parameters())}
     if eval_only:
-        load_weights(trainer.module, args.resume, arch, ctx.device)
+        load_model_weights(trainer.module, evaluated, args.resume)
         metrics["checkpoint"] = args.resume
     else:
-        metrics.update(train(trainer, args, ctx, data))
+        metrics.update(train(trainer, args, ctx, data.label))
         metrics.update({"seconds_per_iter": profile.seconds_per_iter(),
                         "saved_activation_MB": (profile.saved_bytes or 0) / 2**20})
         if ctx.device.type == "cuda":
@@ -280,12 +303,12 @@ def run(args: argparse.Namespace, ctx, train_set, val_set, eval_only: bool) -> d
     if args.evaluate or not eval_only:
         flip = trainer.evaluate(val_loader, step_fn=flip_eval_step, desc="flip eval")
         metrics.update({f"flip_val_{k}": v for k, v in flip.items()})
-        print(f"val (flip-averaged): top-1 {flip['acc1']:.2f}%  top-5 {flip['acc5']:.2f}%  (data: {data})")
+        print(f"val (flip-averaged): top-1 {flip['acc1']:.2f}%  top-5 {flip['acc5']:.2f}%  (data: {data.label})")
     if args.evaluate and args.vis and ctx.dist.is_main:  # the course's -e -v: validation images in TensorBoard
         images = next(iter(val_loader))[0]
         ctx.run.tb.add_image("Image", vis_grid(images), 0)
     if args.attack:
-        metrics.update(attack(trainer, val_loader, args, ctx, data, train_set.classes))
+        metrics.update(attack(trainer, val_loader, args, ctx, data.label, data.classes))
     if ctx.dist.is_main:
         ctx.run.write_metrics(metrics)
         print(f"run directory: {ctx.run.path}")

@@ -31,7 +31,8 @@ def pgd_sweep(model: nn.Module, loader, device: torch.device, steps_list=(1, 5, 
     """Clean vs attacked accuracy (%) for every (steps, epsilon); step size = min(eps, 2.5 * eps / steps).
 
     One pass over the data; per batch, all epsilons of one step count are attacked in one batched
-    call (:func:`common.attacks.pgd_bounds`) with :class:`PGDAttack`'s least-likely target and box.
+    call (:func:`common.attacks.pgd_bounds`) with the handout's least-likely target and normalised pixel box
+    (:class:`miniplaces.attack.LeastLikelyPGD`).
     """
     configs = [(steps, eps, min(eps, 2.5 * eps / steps))  # Madry et al.'s rule of thumb, never beyond eps
                for steps in steps_list for eps in eps_list]

@@ -7,8 +7,9 @@ import torch
 from alexnet_rnn.adversarial import targeted_l1_attack
 from alexnet_rnn.lm_data import BPTTWindows, load_corpus
 from alexnet_rnn.rnn_lm import RNNLM, TBPTTStep, perplexities, sample
-from common.cli import RunContext
 from common.engine import EngineConfig, Trainer
+from common.runctx import RunContext
+from common.schedule import WARMUP_CONSTANT
 
 
 @pytest.mark.gpu
@@ -21,7 +22,7 @@ def test_language_model_trains_on_cuda_with_amp():
                       BPTTWindows(corpus.valid, 4, 30), ctx=RunContext.local(device, amp=True),
                       step_fn=TBPTTStep(), eval_step_fn=TBPTTStep(), epoch_metrics_fn=perplexities,
                       cfg=EngineConfig(epochs=2, clip_grad=0.5, quiet=True, monitor="loss", monitor_mode="min",
-                                       constant_lr=True))
+                                       schedule=WARMUP_CONSTANT))
     history = trainer.fit()
     assert all(math.isfinite(h["val_ppl"]) for h in history) and history[-1]["val_ppl"] < history[0]["val_ppl"]
     ids = sample(model, corpus.vocab.encode(["T"]).to(device), 20, 0.0)

@@ -10,6 +10,7 @@ from alexnet_rnn.ngram import BigramCounts, baselines, unigram_perplexity
 from alexnet_rnn.rnn_lm import RNNLM, TBPTTStep, embedding_distance, main, perplexities, sample
 from common.engine import EngineConfig, Trainer
 from common.errors import UserError
+from common.schedule import WARMUP_CONSTANT
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def test_short_training_beats_unigram_baseline(tiny_corpus):
                       step_fn=TBPTTStep(), eval_step_fn=TBPTTStep(),
                       epoch_metrics_fn=perplexities,
                       cfg=EngineConfig(epochs=3, clip_grad=0.5, quiet=True, monitor="loss",
-                                       monitor_mode="min", constant_lr=True))
+                                       monitor_mode="min", schedule=WARMUP_CONSTANT))
     history = trainer.fit()
     unigram = unigram_perplexity(corpus.train, corpus.valid, len(corpus.vocab))
     assert history[0]["val_ppl"] > history[-1]["val_ppl"]  # it learns

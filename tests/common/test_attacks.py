@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common.attacks import fgsm, normalized_box, pgd
+from common.attacks import fgsm, normalized_box, pgd, project
 
 
 def model_and_data(seed=0, vectors=False):
@@ -77,3 +77,9 @@ def test_fgsm_is_one_full_step_and_box_is_normalised_pixels():
     normed = (pixels - torch.tensor(mean)[:, None]) / torch.tensor(std)[:, None]
     torch.testing.assert_close(lo.flatten(), normed[:, 0])
     torch.testing.assert_close(hi.flatten(), normed[:, 1])
+
+
+def test_box_only_projection_is_the_clamp_the_alexnet_attack_used():
+    """alexnet_rnn.adversarial projects x + r into the pixel box with project(eps=None): exactly clamp(0, 1)."""
+    x_adv = torch.randn(4, 3, 5, 5, generator=torch.Generator().manual_seed(0)) * 2
+    assert torch.equal(project(x_adv, torch.zeros_like(x_adv), None, 0.0, 1.0), x_adv.clamp(0, 1))

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.data import Subset
 
-from common.cli import RunContext
+from common.runctx import RunContext
 from common.data import make_loader
 from common.embedded.digits import DigitsMNIST
 from common.engine import EngineConfig, StepResult, StopRequested, Trainer, classification_step

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from common.checkpoint import load_checkpoint
-from common.cli import RunContext
+from common.runctx import RunContext
 from common.embedded.digits import DigitsMNIST
 from common.data import make_loader
 from common.engine import EngineConfig, Trainer

@@ -10,7 +10,7 @@ import sys
 import torch
 
 from common.checkpoint import save_checkpoint
-from common.cli import resume_command
+from common.runctx import resume_command
 from common.errors import UserError, one_line
 from common.io import atomic_write_text
 

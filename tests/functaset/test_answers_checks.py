@@ -32,6 +32,6 @@ def test_mean_or_sum_criterion_gives_the_same_signed_steps():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
     x, y = torch.randn(20, 6), torch.randint(0, 3, (20,))
-    mean = attack_classifier(model, [(x, y)], nn.CrossEntropyLoss(), 0.1)
-    summed = attack_classifier(model, [(x, y)], nn.CrossEntropyLoss(reduction="sum"), 0.1)
+    mean = attack_classifier(model, [(x, y)], nn.CrossEntropyLoss(), 0.1, details=True)
+    summed = attack_classifier(model, [(x, y)], nn.CrossEntropyLoss(reduction="sum"), 0.1, details=True)
     torch.testing.assert_close(mean.x_adv, summed.x_adv)

@@ -47,7 +47,7 @@ def test_ten_steps_each_change_the_perturbation_within_the_bound():
     model = Recorder(trained_model(x, y))
     eps = 2e-4
     loader = DataLoader(TensorDataset(x, y), batch_size=len(y))
-    result = attack_classifier(model, loader, nn.CrossEntropyLoss(), eps, num_pgd_steps=10, lr=eps / 20)
+    result = attack_classifier(model, loader, nn.CrossEntropyLoss(), eps, num_pgd_steps=10, lr=eps / 20, details=True)
     # PGD evaluates the model once per step at the current point; then the two prediction passes.
     steps = model.inputs[:10]
     perturbations = [s - x for s in steps[1:]] + [result.x_adv - x]
@@ -76,7 +76,7 @@ def test_sweep_batched_matches_single_bounds_and_is_monotone():
     alphas = [e / 4 for e in eps]
     res = sweep(model, x, y, eps, alphas, steps=10, rows=100)  # small rows: several chunks
     for k, e in enumerate(eps):
-        single = attack_classifier(model, [(x, y)], None, e, lr=alphas[k])
+        single = attack_classifier(model, [(x, y)], None, e, lr=alphas[k], details=True)
         torch.testing.assert_close(res["x_adv"][k], single.x_adv)
         assert (res["x_adv"][k] - x).abs().max() <= e * (1 + 1e-5)
     env = envelope(res)
@@ -100,3 +100,19 @@ def test_step_size_grid_search_and_cm_pick():
         assert grid[chosen][k] == best
     assert pick_cm_index([95.0, 70.0, 30.0, 2.0]) == (1, True) or pick_cm_index([95.0, 70.0, 30.0, 2.0]) == (2, True)
     assert pick_cm_index([95.0, 90.0, 5.0]) == (1, False)
+
+
+def test_the_course_loop_equals_the_engine_pgd():
+    """attack_classifier keeps the starter's explicit loop (standalone); it computes what common.attacks.pgd does."""
+    from common.attacks import pgd
+
+    x, y = toy_problem()
+    model = trained_model(x, y)
+    for eps, lr, steps in ((2e-4, 5e-5, 10), (1e-3, 1e-3 / 3, 4)):
+        course = attack_classifier(model, [(x[:48], y[:48]), (x[48:], y[48:])], nn.CrossEntropyLoss(), eps,
+                                   num_pgd_steps=steps, lr=lr, details=True)
+        engine = pgd(model, x, y, epsilon=eps, step_size=lr, steps=steps, loss_fn=nn.CrossEntropyLoss())
+        # Same steps; only where the sum x + perturbation is rounded differs (the course keeps the perturbation).
+        torch.testing.assert_close(course.x_adv, engine, rtol=0, atol=1e-9)
+        assert torch.equal(course.adv_pred, model(engine).argmax(1))
+        assert (engine - x).abs().max() > eps / 2  # the attack moved: the equality is not between two no-ops

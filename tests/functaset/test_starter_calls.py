@@ -49,8 +49,11 @@ def test_attack_py_call(course_folder):
     loader = get_fmnist_functa(data_dir=f"{course_folder}/fmnist_test.pkl", mode='test', batch_size=8)
     torch.manual_seed(0)
     model = nn.Linear(512, 10)  # the starter's VanillaClassifier is one Linear layer
-    result = attack_classifier(model, loader, nn.CrossEntropyLoss(), 1e-3, num_pgd_steps=10, device="cpu")
-    assert result.x_adv.shape == (30, 512)
+    criterion, linf_bound, device = nn.CrossEntropyLoss(), 1e-3, "cpu"
+    acc = attack_classifier(model, loader, criterion, linf_bound, num_pgd_steps=10, device=device)
+    assert type(acc) is float and float(acc) == acc and 0.0 <= acc <= 100.0  # the starter's TODO (5): the accuracy
+    result = attack_classifier(model, loader, criterion, linf_bound, num_pgd_steps=10, device=device, details=True)
+    assert result.accuracy == acc and result.x_adv.shape == (30, 512)
     assert (result.x_adv - result.x).abs().max() <= 1e-3 * (1 + 1e-5)
     assert result.accuracy <= 100.0 * (result.clean_pred == result.labels).float().mean()
 

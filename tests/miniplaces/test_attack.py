@@ -1,10 +1,14 @@
-"""PGDAttack: epsilon ball, normalised pixel box, least-likely loss decreases, no .grad leak."""
+"""PGDAttack: epsilon ball, normalised pixel box, least-likely loss decreases, no .grad leak; the course's
+standalone copy gives exactly what the engine's PGD (``LeastLikelyPGD``, used by main.py) gives."""
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from common.attacks import normalized_box, pgd
+from miniplaces.attack import LeastLikelyPGD
 from miniplaces.custom_transforms import IMAGENET_MEAN, IMAGENET_STD
 from miniplaces.student_code import PGDAttack, default_attack, vis_grid
 
@@ -75,3 +79,20 @@ def test_reduces_accuracy_of_a_trained_model():
 def test_vis_grid_returns_pixel_grid():
     grid = vis_grid(_images(n=4), n_rows=2)
     assert grid.shape[0] == 3 and grid.min() >= 0 and grid.max() <= 1
+
+
+@pytest.mark.parametrize("train_mode", [False, True])
+def test_the_course_copy_equals_the_engine_pgd_bit_for_bit(train_mode):
+    """student_code.PGDAttack stays standalone (the hand-in); main.py's -a and --adv-train run LeastLikelyPGD,
+    i.e. common.attacks.pgd.  On the same model and images all three return identical tensors."""
+    model, x = _tiny_model(), _images(n=8)
+    model.train(train_mode)  # --adv-train attacks from inside a training forward
+    settings = {"num_steps": 7, "step_size": 0.03, "epsilon": 0.1}
+    course = PGDAttack(nn.CrossEntropyLoss(), **settings).perturb(model, x)
+    ours = LeastLikelyPGD(**settings).perturb(model, x)
+    lower, upper = normalized_box(IMAGENET_MEAN, IMAGENET_STD)
+    engine = pgd(model, x, epsilon=0.1, step_size=0.03, steps=7, mode="least_likely", loss_fn=F.cross_entropy,
+                 lower=lower, upper=upper)
+    assert torch.equal(course, ours) and torch.equal(ours, engine)
+    assert (course - x).abs().max() > 0.05 and model.training == train_mode
+    assert repr(LeastLikelyPGD(**settings)) == repr(PGDAttack(nn.CrossEntropyLoss(), **settings))  # metrics.json

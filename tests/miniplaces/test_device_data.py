@@ -262,7 +262,7 @@ def test_validation_batches_cover_the_split_once_in_order():
 
 
 def tiny_trainer(x, y, run_path, step_fn=None):
-    from common.cli import RunContext
+    from common.runctx import RunContext
     from common.engine import EngineConfig, Trainer, classification_step
     from common.rundir import RunDir
 
@@ -366,3 +366,74 @@ def test_torchrun_two_processes_on_the_device_path(data, tmp_path):
     assert out.stdout.count("decoded 16 train images") == 1  # rank 0 built the cache; rank 1 loaded it
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and "flip_val_acc1" in metrics
+
+
+def test_resident_loaders_take_both_batch_sizes_and_can_skip_the_training_split(data):
+    from miniplaces.device_data import resident_loaders
+
+    kwargs = dict(image_size=SIZE, num_classes=4, batch_size=8, val_batch_size=7, device=torch.device("cpu"),
+                  quiet=True)
+    train, val = resident_loaders(data, **kwargs)
+    assert [len(b[1]) for b in train] == [8, 8] and [len(b[1]) for b in val] == [7, 1]
+    none, val_only = resident_loaders(data, train=False, **kwargs)
+    assert none is None and [len(b[1]) for b in val_only] == [7, 1]
+
+
+def _random_simplenet_checkpoint(path):
+    """A checkpoint that -e/-a accept: the arch name and SimpleNet weights (4 classes)."""
+    from miniplaces.student_code import default_cnn_model
+
+    torch.manual_seed(0)
+    torch.save({"arch": "simplenet", "state_dict": default_cnn_model(num_classes=4).state_dict()}, path)
+    return path
+
+
+def _device_flags(data):
+    return [str(data), "--num-classes", "4", "--image-size", str(SIZE), "-b", "8", "-j", "0", "--quiet",
+            "--device", "cpu", "--warmup", "0"]
+
+
+def test_val_batch_size_reaches_the_resident_validation_batches(data, tmp_path, monkeypatch):
+    """--data-on-device --val-batch-size 7: validation batches of 7 (8 toy images: 7 + 1), in -e and in training."""
+    from miniplaces import main as mp_main
+
+    sizes = []
+    flip = mp_main.flip_eval_step
+    monkeypatch.setattr(mp_main, "flip_eval_step",
+                        lambda model, batch: sizes.append(len(batch[1])) or flip(model, batch))
+    flags = [*_device_flags(data), "--data-on-device", "--val-batch-size", "7"]
+    ckpt = _random_simplenet_checkpoint(tmp_path / "random.pth.tar")
+    mp_main.main([*flags, "-e", "--resume", str(ckpt), "--logdir", str(tmp_path / "eval")])
+    assert sizes == [7, 1]
+    sizes.clear()
+    metrics = mp_main.main([*flags, "--epochs", "1", "--logdir", str(tmp_path / "train")])
+    assert sizes == [7, 1] and metrics["epochs"] == 1
+
+
+@pytest.mark.parametrize("on_device", [True, False])
+def test_evaluate_decodes_and_places_no_training_image(data, tmp_path, monkeypatch, on_device):
+    """-e reads the validation split only: no training JPEG is decoded (neither into the cache nor by the
+    DataLoader), no training cache is built or placed, no training dataset is listed."""
+    import miniplaces.cache as cache
+    import miniplaces.device_data as device_data
+    from miniplaces import main as mp_main
+    from miniplaces.custom_dataloader import MiniPlacesLoader
+
+    decoded, cached, placed, listed = [], [], [], []
+    imread, ensure, place, init = cv2.imread, cache.ensure_cache, device_data.place, MiniPlacesLoader.__init__
+    monkeypatch.setattr(cv2, "imread", lambda path, *a: decoded.append(str(path)) or imread(path, *a))
+    monkeypatch.setattr(cache, "ensure_cache", lambda root, split, *a, **k: cached.append(split) or
+                        ensure(root, split, *a, **k))
+    monkeypatch.setattr(device_data, "place", lambda images, device, **k: placed.append(len(images)) or
+                        place(images, device, **k))
+    monkeypatch.setattr(MiniPlacesLoader, "__init__", lambda self, *a, **k: listed.append(k.get("split")) or
+                        init(self, *a, **k))
+    ckpt = _random_simplenet_checkpoint(tmp_path / "random.pth.tar")
+    flags = _device_flags(data) + (["--data-on-device"] if on_device else [])
+    metrics = mp_main.main([*flags, "-e", "--resume", str(ckpt), "--logdir", str(tmp_path / "eval")])
+    assert "flip_val_acc1" in metrics
+    assert len(decoded) == 8 and not [p for p in decoded if "/images/train/" in p]  # the 8 validation images
+    if on_device:
+        assert cached == ["val"] and placed == [8] and listed in ([], ["val"])
+    else:
+        assert cached == [] and listed == ["val"]

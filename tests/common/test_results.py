@@ -1,0 +1,48 @@
+"""common.results: generated doc blocks are rewritten from the results and stale ones are caught."""
+import pytest
+
+from common.errors import UserError
+from common.results import ResultsDir, find_blocks, image_links, replace_blocks, stale_blocks, sync_docs, table
+
+DOC = "intro\n<!-- results:acc -->\nold\n<!-- /results:acc -->\nmiddle\n<!-- results:fig -->\n<!-- /results:fig -->\n"
+
+
+def test_table_formats_cells():
+    text = table(["model", "acc"], [["a", 91.456789], ["b", None], ["c", True]])
+    assert text.splitlines() == ["| model | acc |", "|---|---|", "| a | 91.46 |", "| b | – |", "| c | yes |"]
+
+
+def test_blocks_round_trip_and_only_named_blocks_change():
+    assert find_blocks(DOC) == {"acc": "old\n", "fig": ""}
+    new = replace_blocks(DOC, {"acc": "| new |"})
+    assert find_blocks(new) == {"acc": "| new |\n", "fig": ""}
+    assert new.startswith("intro\n") and "middle\n" in new
+
+
+def test_sync_rewrites_and_stale_detects(tmp_path):
+    doc = tmp_path / "ANSWERS.md"
+    doc.write_text(DOC)
+    blocks = {"acc": "| 1 |\n", "fig": "x\n"}
+    assert stale_blocks([doc], blocks) == [f"{doc}: acc", f"{doc}: fig"]
+    assert sync_docs([doc], blocks) == [doc]
+    assert stale_blocks([doc], blocks) == []
+    assert sync_docs([doc], blocks) == []  # idempotent
+    with pytest.raises(UserError, match="typo"):
+        sync_docs([doc], {**blocks, "typo": "y"})
+
+
+def test_figures_carry_captions_and_links_resolve(tmp_path):
+    from common.plotting import plot_accuracy_vs_epsilon  # any helper that records a caption
+
+    run = tmp_path / "run"
+    src = plot_accuracy_vs_epsilon({"model": {0.0: 90.0, 0.1: 40.0}}, run / "acc.png", title="t",
+                               caption="accuracy vs epsilon on toy data")
+    res = ResultsDir(tmp_path / "folder" / "results")
+    res.add_figure(src, "acc_vs_eps.png")
+    md = res.figure_markdown("acc_vs_eps.png", tmp_path / "folder")
+    assert md.startswith("![accuracy vs epsilon on toy data](results/figures/acc_vs_eps.png)")
+    doc = tmp_path / "folder" / "ANSWERS.md"
+    doc.write_text(md)
+    assert image_links(doc) == [(tmp_path / "folder" / "results" / "figures" / "acc_vs_eps.png").resolve()]
+    with pytest.raises(UserError, match="missing"):
+        res.read_json("nope")
