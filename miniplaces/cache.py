@@ -181,11 +181,10 @@ def _changed_sources(root, entries, stats, hashes, files_path: Path, workers: in
 def _decode(data: bytes, size: int, path: Path, line: int, label_file: Path):
     """One image as (S, S, 3) uint8 RGB after Scale(S) (+ centre crop when not square)."""
     import cv2
-    import numpy as np
 
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # the very bytes that were hashed
-    if img is None:
-        raise UserError(f"cannot decode image {path} ({label_file} line {line}); re-extract data.tar.gz")
+    from miniplaces import custom_dataloader
+
+    img = custom_dataloader.decode_image(data, path, f"{label_file} line {line}")  # the very bytes that were hashed
     h, w = img.shape[:2]
     if min(h, w) != size:  # the course's Scale(size): shorter side -> size, aspect kept
         scale = size / min(h, w)

@@ -88,6 +88,14 @@ def ends_early(path) -> bool:
     return not complete and is_truncated(Path(path).read_bytes())
 
 
+def decode_image(data: bytes, path, detail: str = "corrupt or not an image") -> np.ndarray:
+    """The bytes of image ``path`` decoded as ``cv2.imread`` would (BGR); one line if they cannot be."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise UserError(f"cannot decode image {path} ({detail}); re-extract data.tar.gz")
+    return img
+
+
 def truncated_error(label_file: Path, images: Path, entries: list[tuple[str, int]], bad: list[int]) -> UserError:
     """One line for truncated images: how many, and the first one (``bad``: indices into ``entries``)."""
     rel = entries[bad[0]][0]
@@ -176,10 +184,7 @@ class MiniPlacesLoader(Dataset):
         if is_truncated(data):  # the bytes are in memory anyway: this check costs nothing on a valid image
             bad = [i for i, (rel, _) in enumerate(self.entries) if self._ends_early(images / rel)]
             raise truncated_error(self.label_file, images, self.entries, bad or [index])
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # as cv2.imread, from one read
-        if img is None:
-            raise UserError(f"cannot decode image {path} (corrupt or not an image); re-extract data.tar.gz")
-        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        return cv2.cvtColor(decode_image(data, path), cv2.COLOR_BGR2RGB)
 
     @staticmethod
     def _ends_early(path: Path) -> bool:
