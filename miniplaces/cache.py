@@ -78,8 +78,11 @@ def pixel_crcs(images, workers: int) -> list[int]:
     def crc(start: int) -> int:
         return zlib.crc32(np.ascontiguousarray(images[start:start + CRC_BLOCK]).data)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         return list(pool.map(crc, range(0, len(images), CRC_BLOCK)))
+    finally:  # Ctrl-C: the blocks not started are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _save(path: str, **arrays) -> None:
@@ -163,8 +166,11 @@ def _changed_sources(root, entries, stats, hashes, files_path: Path, workers: in
         with open(os.path.join(images, entries[i][0]), "rb") as fh:
             return content_hash(fh.read()) == hashes[i].tobytes()
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         differ = [i for i, ok in zip(moved, pool.map(same, moved)) if not ok]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     if differ:
         return (f"{len(differ)} of its {len(entries)} source images changed since it was built, "
                 f"first {os.path.join(images, entries[differ[0]][0])}")
@@ -304,7 +310,11 @@ def ensure_cache(root, split: str, size: int, num_classes: int = 100, *, workers
     signature = source_signature(root, split, size, entries)
     paths = cache_paths(root, split, size)
     workers = workers or os.cpu_count() or 1
-    stale = "--rebuild" if rebuild else check_cache(root, paths, signature, entries, workers)
+    try:
+        stale = "--rebuild" if rebuild else check_cache(root, paths, signature, entries, workers)
+    except KeyboardInterrupt:
+        raise UserError(f"interrupted while checking the decoded cache {paths['images']}; nothing was "
+                        "changed") from None
     if stale:
         if not build:
             raise UserError(f"decoded cache {paths['images']} is missing or stale ({stale}); build it with "
