@@ -75,6 +75,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, expec
         verify_checksums(path)
     except PermissionError as err:
         raise UserError(f"checkpoint {path}{given} cannot be read ({err.strerror}); check its permissions") from None
+    except OSError as err:  # e.g. an I/O error of the disk
+        raise UserError(f"checkpoint {path}{given} cannot be read ({err.strerror or err}); {other}") from None
     except _Damaged as err:
         raise UserError(f"checkpoint {path}{given} {err}; {other}, or copy it again from where it was saved") from None
     try:

@@ -98,10 +98,9 @@ def _save(path: str, **arrays) -> None:
 # --------------------------------------------------------------------------- checking
 
 
-def check_cache(root, paths: dict[str, Path], signature: dict, entries, workers: int) -> str | None:
+def check_cache(root, paths: dict[str, Path], signature: dict, entries, workers: int,
+                num_classes: int = 100) -> str | None:
     """Why the cache must be built (None: it is current); a damaged cache is a UserError naming the file."""
-    import numpy as np
-
     try:
         meta = json.loads(paths["meta"].read_text(encoding="utf-8"))
     except (FileNotFoundError, NotADirectoryError):
@@ -111,34 +110,15 @@ def check_cache(root, paths: dict[str, Path], signature: dict, entries, workers:
     if not isinstance(meta, dict) or {k: meta.get(k) for k in signature} != signature:
         return "it was built from another label file, image count, size or cache format"
 
-    def damaged(path: Path, what: str):
+    def damaged(path: Path, what: str) -> UserError:
         return UserError(f"decoded cache file {path} is damaged: {what}; rebuild it with `python -m miniplaces.cache "
                          f"{root} --size {signature['size']} --splits {signature['split']} --rebuild`")
 
-    for key in ("images", "labels", "files"):
-        if not paths[key].is_file():
-            raise damaged(paths[key], "it is missing")
-    n, s = signature["count"], signature["size"]
-    try:
-        images = np.load(paths["images"], mmap_mode="r")
-        labels = np.load(paths["labels"])
-        with np.load(paths["files"]) as files:
-            stats, hashes = files["stat"], files["blake2b"]
-    except (OSError, ValueError, KeyError) as err:
-        raise damaged(paths["images"].with_suffix(".*"), f"unreadable ({err})") from None
-    if images.shape != (n, s, s, 3) or images.dtype != np.uint8:
-        raise damaged(paths["images"], f"it holds {images.dtype} {images.shape}, expected uint8 {(n, s, s, 3)}")
-    expected = np.array([label for _, label in entries], dtype=np.int64)
-    if labels.shape != expected.shape or not np.array_equal(labels, expected):
-        outside = labels.size and (labels.min() < 0 or labels.max() >= max(expected.max() + 1, 1))
-        raise damaged(paths["labels"], f"its labels are not those of {Path(root) / (signature['split'] + '.txt')}"
-                                       + (" (some lie outside the label range)" if outside else ""))
-    if stats.shape != (n, 4) or hashes.shape != (n, 16):
-        raise damaged(paths["files"], f"it records {len(stats)} images, expected {n}")
+    images, stats, hashes = _checked_arrays(root, paths, signature, entries, num_classes, damaged)
     changed = _changed_sources(root, entries, stats, hashes, paths["files"], workers)
     if changed:
         return changed
-    want = meta.get("pixel_crc32")
+    n, want = len(entries), meta.get("pixel_crc32")
     if meta.get("crc_block") != CRC_BLOCK or not isinstance(want, list) or len(want) != -(-n // CRC_BLOCK):
         raise damaged(paths["meta"], "it records no pixel checksums")
     bad = [i for i, (got, crc) in enumerate(zip(pixel_crcs(images, workers), want)) if got != crc]
@@ -148,6 +128,33 @@ def check_cache(root, paths: dict[str, Path], signature: dict, entries, workers:
                                        f"{len(bad) - 1} more blocks of {CRC_BLOCK}) differ from the CRC-32 "
                                        "recorded when it was built")
     return None
+
+
+def _checked_arrays(root, paths: dict[str, Path], signature: dict, entries, num_classes: int, damaged):
+    """``(images memmap, stat fingerprints, content hashes)`` once their files, shapes and labels are right."""
+    import numpy as np
+
+    for key in ("images", "labels", "files"):
+        if not paths[key].is_file():
+            raise damaged(paths[key], "it is missing")
+    try:
+        images = np.load(paths["images"], mmap_mode="r")
+        labels = np.load(paths["labels"])
+        with np.load(paths["files"]) as files:
+            stats, hashes = files["stat"], files["blake2b"]
+    except (OSError, ValueError, KeyError) as err:
+        raise damaged(paths["images"].with_suffix(".*"), f"unreadable ({err})") from None
+    n, s = signature["count"], signature["size"]
+    if images.shape != (n, s, s, 3) or images.dtype != np.uint8:
+        raise damaged(paths["images"], f"it holds {images.dtype} {images.shape}, expected uint8 {(n, s, s, 3)}")
+    expected = np.array([label for _, label in entries], dtype=np.int64)
+    if labels.shape != expected.shape or not np.array_equal(labels, expected):
+        outside = labels.size and (labels.min() < 0 or labels.max() >= num_classes)
+        raise damaged(paths["labels"], f"its labels are not those of {Path(root) / (signature['split'] + '.txt')}"
+                                       + (f" (some lie outside 0..{num_classes - 1})" if outside else ""))
+    if stats.shape != (n, 4) or hashes.shape != (n, 16):
+        raise damaged(paths["files"], f"it records {len(stats)} images, expected {n}")
+    return images, stats, hashes
 
 
 def _changed_sources(root, entries, stats, hashes, files_path: Path, workers: int) -> str | None:
@@ -311,7 +318,7 @@ def ensure_cache(root, split: str, size: int, num_classes: int = 100, *, workers
     paths = cache_paths(root, split, size)
     workers = workers or os.cpu_count() or 1
     try:
-        stale = "--rebuild" if rebuild else check_cache(root, paths, signature, entries, workers)
+        stale = "--rebuild" if rebuild else check_cache(root, paths, signature, entries, workers, num_classes)
     except KeyboardInterrupt:
         raise UserError(f"interrupted while checking the decoded cache {paths['images']}; nothing was "
                         "changed") from None

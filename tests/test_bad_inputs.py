@@ -204,7 +204,7 @@ CASES = [
     ("miniplaces.main", ["{root}/toy_truncated", *DEVICE_RUN[:6], "-j", "2", *DEVICE_RUN[8:-1]],
      "2 of 16 images listed in"),  # the JPEG path, read by DataLoader workers
     ("miniplaces.cache", ["{root}/toy_zeroed", *CACHE_CLI], "--rebuild`"),
-    ("miniplaces.cache", ["{root}/toy_labels", *CACHE_CLI], "(some lie outside the label range)"),
+    ("miniplaces.cache", ["{root}/toy_labels", *CACHE_CLI], "(some lie outside 0..1)"),
     ("miniplaces.cache", ["{root}/toy_cachefile", *CACHE_CLI], "move or delete that file"),
     ("miniplaces.cache", ["{root}/toy_truncated", *CACHE_CLI], "are truncated"),
     ("functaset.attack", ["-m", "{ckpt}", "-p", "{functa}", "--epsilons", "nan"], "positive finite"),
