@@ -42,7 +42,8 @@ def cli_main(func: F) -> F:
     def wrapper(*args, **kwargs):
         from .signals import state, stop_on_signals
 
-        with stop_on_signals():  # the report below is printed before the default handlers return
+        # the report below is printed before the default handlers return; run as a script, they never do
+        with stop_on_signals(final=func.__module__ == "__main__"):
             try:
                 return func(*args, **kwargs)
             except UserError as err:

@@ -49,7 +49,8 @@ def _remove_pending() -> None:
         try:
             tmp.unlink(missing_ok=True)
         except OSError:
-            pass
+            continue
+        _PENDING.discard(tmp)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:

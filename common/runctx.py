@@ -97,8 +97,8 @@ def check_resume(checkpoint: str | os.PathLike, assignment: str, *, logdir: str 
         _check_assignment(path, own, assignment)
     check_arch(mine, path, arch)
     if epochs is not None and mine["epoch"] >= epochs:
-        raise UserError(f"--resume {path} is {_where(mine)} and --epochs {epochs} leaves nothing to train (the run "
-                        f"would only overwrite its metrics); pass --epochs above {mine['epoch']} to train on")
+        raise UserError(f"--resume {path} is {_where(mine)} and --epochs {epochs} leaves nothing to train; "
+                        f"pass --epochs above {mine['epoch']} to train on")
     if own is not None and (not logdir or Path(logdir).resolve() == own):
         _check_newest(path, mine, own)
     return path
@@ -123,8 +123,8 @@ def _check_assignment(path: Path, run: Path, assignment: str) -> None:
     except (OSError, ValueError, AttributeError):  # no (readable) config: nothing to compare
         return
     if theirs and theirs != assignment:
-        raise UserError(f"--resume {path} is a checkpoint of a {theirs} run ({run}/config.json), not of "
-                        f"{assignment}; pass a checkpoint that this script wrote")
+        raise UserError(f"--resume {path} was written by {theirs}, not {assignment} (see {run}/config.json); "
+                        "pass a checkpoint that this script wrote")
 
 
 def _check_newest(path: Path, mine: dict, run: Path) -> None:

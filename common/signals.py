@@ -66,8 +66,13 @@ def restore(old: dict) -> None:
 
 
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """A stop signal raises Interrupted once (later ones are ignored); previous handlers restored on exit."""
+def stop_on_signals(final: bool = False) -> Iterator[None]:
+    """A stop signal raises Interrupted once (later ones are ignored); previous handlers restored on exit.
+
+    ``final``: the block is the whole program (an entry script run as ``__main__``): afterwards a stop
+    signal ends the process at once with status 128 + signal, instead of Python's default handlers
+    raising KeyboardInterrupt inside the interpreter's shutdown (a traceback from an exit hook).
+    """
     if not in_main_thread():
         yield
         return
@@ -80,11 +85,20 @@ def stop_on_signals() -> Iterator[None]:
             state.stopping = True
             raise Interrupted(signum)
 
+    def exit_now(signum, frame):
+        if os.getpid() != pid:
+            act_as_default(signum)
+        else:
+            os._exit(128 + signum)
+
     state.stopping = False
     old = install(handle)
     try:
         yield
     finally:
         state.stopping = True  # a signal now, while the handlers are put back, is ignored
-        restore(old)
-        state.stopping = False
+        if final:
+            install(exit_now)
+        else:
+            restore(old)
+            state.stopping = False
