@@ -17,10 +17,9 @@ prediction tool.
 All examples run as one batch.  In exact arithmetic they are independent (eval mode: no
 batch statistics or dropout; the loss is a sum of per-example terms; Adam is
 element-wise), but batched kernels sum in a different order than single-image ones, and
-Adam's normalised steps amplify those rounding differences (float32): measured with
-``batched_vs_single`` on china.jpg -> goldfish/pizza/airliner, random AlexNet weights,
-the 8-bit examples differ from their single-image runs by up to 5/255, 8/255 and 19/255
-per pixel, and one stopped a step later (22 instead of 21).
+Adam's normalised steps amplify those rounding differences (float32): ``batched_vs_single``
+measures how far the 8-bit examples drift from their single-image runs (ANSWERS.md, Q1(c),
+quotes the committed measurement).
 """
 from __future__ import annotations
 
@@ -217,14 +216,14 @@ def comparison_figure(clf, pngs: dict[str, list[Path]], figure: Path, *, data: s
         row = torch.stack([load_image(p) for p in paths])  # (k, 3, 224, 224), exactly what the PNGs hold
         probs = predict_probs(clf.model, row.to(next(clf.model.parameters()).device)).cpu()
         for k, (path, p) in enumerate(zip(paths, probs)):
-            kind = f"{name} original" if k == 0 else "adversarial"
-            titles.append(f"{kind}: {label_text(clf.categories, p)}")
+            kind = f"{name} original" if k == 0 else "target " + Path(path).stem.split("_to_")[-1].replace("_", " ")
+            titles.append(f"{kind} -> {label_text(clf.categories, p)}")
         images += list(row) + [torch.ones_like(row[0])] * (ncols - len(paths))  # white cells pad short rows
         titles += [""] * (ncols - len(paths))
     return prediction_figure(torch.stack(images), titles, figure, weights_label=clf.weights_label, ncols=ncols,
                              title="Originals and adversarial examples (saved PNGs)",
-                             caption=f"Row = one photo: original, then one example per target; title = AlexNet's "
-                                     f"top-1 class (confidence) of the saved 8-bit image; data: {data}.")
+                             caption=f"Row = one photo: original, then one example per target; after the arrow: "
+                                     f"AlexNet's top-1 class (confidence) of the saved 8-bit image; data: {data}.")
 
 
 def parse_alpha(text: str) -> float:

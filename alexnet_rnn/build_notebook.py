@@ -147,8 +147,10 @@ def build_cells() -> list:
     first_markdown = template[0][1] if template and template[0][0] == "markdown" else None
     cells = [nbf.new_markdown_cell(first_markdown)] if first_markdown else []
     cells.append(nbf.new_markdown_cell(LIBRARY_INTRO))
-    cells += setup
-    cells.append(nbf.new_code_cell("from __future__ import annotations\n\n" + library.header()))
+    first = [*setup, nbf.new_code_cell(library.header())]
+    # A __future__ import must open the notebook's first code cell (the inlined annotations stay unevaluated).
+    first[0].source = "from __future__ import annotations\n\n" + first[0].source
+    cells += first
     for module, source in library.modules:
         cells.append(nbf.new_code_cell(f"# ---- {module.replace('.', '/')}.py\n\n{source}"))
     for kind, source in template[1 if first_markdown else 0:]:

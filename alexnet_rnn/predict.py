@@ -183,7 +183,7 @@ def prediction_figure(images, titles: list[str], path, *, weights_label: str, ti
         ax.imshow(img.detach().cpu().permute(1, 2, 0).clamp(0, 1).numpy())  # (H, W, 3)
         ax.set_title(textwrap.fill(text, 32), fontsize=8)
     fig.suptitle(f"{title}\n[{weights_label}]")
-    return palette_png(save_figure(fig, path, f"{caption} [{weights_label}]"))
+    return palette_png(save_figure(fig, path, f"{caption} ({weights_label})"))  # no [ ]: captions become alt text
 
 
 def palette_png(path: Path) -> Path:

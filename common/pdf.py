@@ -339,8 +339,8 @@ class _Renderer:
         src = node.attrs.get("src", "")
         path = (self.base / src).resolve()
         if "://" in src or not path.is_file():
-            raise UserError(f"image {src} linked from the markdown is missing ({path}); "
-                            "generate it (the folder's results command) before rendering")
+            raise UserError(f"image {src} linked from the markdown (relative to {self.base.name or '.'}/) is "
+                            "missing; generate it (the folder's results command) before rendering")
         with PILImage.open(path) as img:
             (w_px, h_px), dpi = img.size, img.info.get("dpi", (100, 100))[0] or 100
         width = w_px / float(dpi) * 72  # points at the figure's own resolution

@@ -55,7 +55,8 @@ def code_entries(repo: Path, packages: Iterable[str], prefix: str = "", skip: It
 def local_links(doc: Path) -> list[Path]:
     """Files a markdown doc links (images and plain links), resolved against its folder; no URLs, anchors."""
     text = re.sub(r"```.*?```", "", doc.read_text(encoding="utf-8"), flags=re.S)  # links inside code are text
-    targets = re.findall(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", text)
+    # link text may hold one level of balanced brackets, as markdown allows: [a [b] c](target)
+    targets = re.findall(r"!?\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", text)
     return [(doc.parent / t.split("#")[0]).resolve() for t in targets
             if "://" not in t and not t.startswith(("#", "mailto:")) and t.split("#")[0]]
 
@@ -69,7 +70,7 @@ def require_results(folder: Path, docs: Iterable[Path], command: str) -> None:
     for doc in docs:
         for target in local_links(doc):
             inside = target.is_relative_to(results.resolve())
-            if (inside or target.suffix.lower() == ".png") and not target.is_file():
+            if (inside or target.suffix.lower() == ".png") and not target.exists():
                 raise UserError(f"{_rel(target, root)} (linked from {_rel(doc, root)}) is missing; {hint}")
 
 

@@ -22,13 +22,15 @@ REPO = Path(__file__).resolve().parents[1]
 IGNORE = shutil.ignore_patterns("__pycache__", "results", "*.pyc")
 
 
-def fixture_copy(tmp_path: Path, folder: str, monkeypatch) -> tuple[Path, object]:
-    """``tmp/repo/<folder>`` + ``common/`` copied, fabricated results linked from a wet and a dry section."""
+def fixture_copy(tmp_path: Path, folder: str, monkeypatch, fabricate) -> tuple[Path, object]:
+    """``tmp/repo/<folder>`` + ``common/`` copied, fabricated results: every one the docs link, plus
+    one figure and one JSON linked from the wet part."""
     repo = tmp_path / "repo"
     for name in (folder, "common"):
         shutil.copytree(REPO / name, repo / name, ignore=IGNORE)
     target = repo / folder
-    (target / "results" / "figures").mkdir(parents=True)
+    fabricate(target)
+    (target / "results" / "figures").mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (320, 200), (30, 90, 200)).save(target / "results" / "figures" / "fabricated.png")
     (target / "results" / "fabricated.json").write_text('{"acc": 0.5}\n')
     text = (target / "ANSWERS.md").read_text(encoding="utf-8")
@@ -60,8 +62,8 @@ def headings(pdf: bytes) -> list[str]:
 
 
 @pytest.mark.parametrize("folder", ["functaset", "autoencoders"])
-def test_zip_holds_exactly_code_wet_and_dry(folder, tmp_path, monkeypatch, capsys):
-    target, module = fixture_copy(tmp_path, folder, monkeypatch)
+def test_zip_holds_exactly_code_wet_and_dry(folder, tmp_path, monkeypatch, capsys, fabricate_results):
+    target, module = fixture_copy(tmp_path, folder, monkeypatch, fabricate_results)
     out = tmp_path / "123-456.zip"
     module.main(["--out", str(out)])
     with zipfile.ZipFile(out) as zf:
@@ -79,8 +81,9 @@ def test_zip_holds_exactly_code_wet_and_dry(folder, tmp_path, monkeypatch, capsy
 
 
 @pytest.mark.parametrize("folder", ["functaset", "autoencoders"])
-def test_missing_results_and_existing_zip_are_one_line_errors(folder, tmp_path, monkeypatch, capsys):
-    target, module = fixture_copy(tmp_path, folder, monkeypatch)
+def test_missing_results_and_existing_zip_are_one_line_errors(folder, tmp_path, monkeypatch, capsys,
+                                                              fabricate_results):
+    target, module = fixture_copy(tmp_path, folder, monkeypatch, fabricate_results)
     out = tmp_path / "hand_in.zip"
     out.write_bytes(b"an earlier hand-in")
     with pytest.raises(SystemExit) as exc:  # never written over
@@ -112,5 +115,6 @@ def test_sections_split_on_level_two_headings_outside_code():
 
 def test_local_links_skip_urls_anchors_and_code(tmp_path):
     doc = tmp_path / "A.md"
-    doc.write_text("[a](results/x.json) ![b](fig.png) [c](https://x.org/y.png) [d](#sec)\n```\n![e](code.png)\n```\n")
+    doc.write_text("[a](results/x.json) ![b [c] d](fig.png) [c](https://x.org/y.png) [d](#sec)\n"
+                   "```\n![e](code.png)\n```\n")
     assert local_links(doc) == [tmp_path / "results" / "x.json", tmp_path / "fig.png"]

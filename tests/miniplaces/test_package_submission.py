@@ -17,12 +17,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def folder(tmp_path, monkeypatch) -> Path:
+def folder(tmp_path, monkeypatch, fabricate_results) -> Path:
     for name in ("miniplaces", "common"):
         shutil.copytree(REPO / name, tmp_path / "repo" / name,
                         ignore=shutil.ignore_patterns("__pycache__", "results"))
     target = tmp_path / "repo" / "miniplaces"
-    (target / "results" / "figures").mkdir(parents=True)
+    fabricate_results(target)
+    (target / "results" / "figures").mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (300, 200), (20, 140, 60)).save(target / "results" / "figures" / "curves_simplenet.png")
     (target / "results" / "simplenet.json").write_text('{"val_acc1": 0.5}\n')
     with open(target / "ANSWERS.md", "a", encoding="utf-8") as fh:
@@ -55,7 +56,7 @@ def test_zip_layout_and_exclusions(folder, tmp_path, capsys):
     assert {n.split("/")[0] for n in names} == {"code", "writeup", "results"}
     assert zf.read("code/student_code.py") == (folder / "student_code.py").read_bytes()
     pages, images = pdf_pages_and_images(zf.read("writeup/writeup.pdf"))
-    assert pages >= 2 and images == 1  # the curves linked from ANSWERS.md are in the writeup
+    assert pages >= 2 and images >= 1  # the curves linked from ANSWERS.md are in the writeup
     capsys.readouterr()
     before = out.read_bytes()
     with pytest.raises(SystemExit) as exc:  # never overwrites
