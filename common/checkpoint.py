@@ -71,7 +71,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, expec
     """
     path = require_checkpoint(path, flag)
     given = f" given to {flag}" if flag else ""
-    other = "use another file, e.g. models/model_best.pth.tar of the same run"
+    other = _another(path)
     try:
         _verify_once(path)
     except PermissionError as err:
@@ -92,6 +92,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, expec
     return ckpt
 
 
+def _another(path: Path) -> str:
+    """The way out when ``path`` cannot be used: another checkpoint of its run, named only if it exists."""
+    for name in (BEST_NAME, CHECKPOINT_NAME):
+        sibling = path.parent / name
+        if sibling.is_file() and sibling.resolve() != path.resolve():
+            return f"use another checkpoint, e.g. {sibling}"
+    return "use another checkpoint"
+
+
 def check_arch(ckpt: dict, path: str | os.PathLike, expected_arch: str | None) -> None:
     """Refuse a checkpoint whose ``arch`` is not ``expected_arch`` (None, or no arch saved: anything goes)."""
     if expected_arch is not None and ckpt.get("arch") not in (None, expected_arch):
@@ -100,7 +109,7 @@ def check_arch(ckpt: dict, path: str | os.PathLike, expected_arch: str | None) -
 
 
 def read_position(path: str | os.PathLike, flag: str | None = "--resume") -> dict:
-    """A checkpoint's ``epoch``, ``step``, ``arch`` and ``args``, without reading its tensors.
+    """A checkpoint's ``epoch``, ``step`` and ``arch``, without reading its tensors.
 
     The file is checked exactly as :func:`load_checkpoint` checks it (a damaged file is one line);
     the tensors are only memory-mapped, so this costs the CRC pass, not a load.  Checkpoints in
@@ -110,8 +119,7 @@ def read_position(path: str | os.PathLike, flag: str | None = "--resume") -> dic
     with open(path, "rb") as fh:
         zipped = fh.read(4) == b"PK\x03\x04"
     ckpt = load_checkpoint(path, flag=flag, mmap=zipped)
-    return {"epoch": int(ckpt.get("epoch") or 0), "step": int(ckpt.get("step") or 0), "arch": ckpt.get("arch"),
-            "args": ckpt.get("args") if isinstance(ckpt.get("args"), dict) else {}}
+    return {"epoch": int(ckpt.get("epoch") or 0), "step": int(ckpt.get("step") or 0), "arch": ckpt.get("arch")}
 
 
 class _Damaged(Exception):

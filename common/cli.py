@@ -150,13 +150,13 @@ def run_context(args: argparse.Namespace, assignment: str, *, resume: str | os.P
     the files its start wrote and the directories it created are removed
     (:meth:`common.rundir.RunDir.discard_failed_start`).
     """
-    from .signals import state
+    from .signals import stop_state
 
     ctx = setup_run(args, assignment, resume=resume, write=write, resume_run=resume_run, epochs=epochs, arch=arch)
     try:
         yield ctx
     except BaseException:
-        state.stopping = True  # on the way out: a stop signal must not cut the clean-up short
+        stop_state.stopping = True  # on the way out: a stop signal must not cut the clean-up short
         try:
             ctx.close()
         finally:

@@ -32,7 +32,6 @@ import torch.nn.functional as F
 from .checkpoint import load_checkpoint, load_model_weights, plain_args, save_checkpoint
 from .device import capture_rng_state, restore_rng_state
 from .distributed import all_reduce_max
-from . import signals
 from .errors import Interrupted, UserError
 from .meters import MetricSums, topk_correct
 from .modules import eval_mode, unwrap
@@ -40,6 +39,7 @@ from .progress import progress
 from .rundir import RunDir
 from .runctx import RunContext, describe_position, resume_command
 from .schedule import WARMUP_COSINE, Schedule
+from .signals import in_main_thread, install_handlers, restore_handlers, signal_notice, stop_state
 
 
 @dataclass
@@ -109,10 +109,10 @@ class _SignalCatcher:
         self._pid = os.getpid()
 
     def __enter__(self):
-        if signals.in_main_thread():
+        if in_main_thread():
             # SIGHUP too: `tmux kill-session` and closed SSH terminals send it.
-            signals.state.stopping = False
-            self._old = signals.install(self._handle)
+            stop_state.stopping = False
+            self._old = install_handlers(self._handle)
         return self
 
     def _handle(self, signum, frame):
@@ -121,18 +121,18 @@ class _SignalCatcher:
         name = signal.Signals(signum).name
         if self.signum is None:
             self.signum = signum
-            signals.notice(f"\n[signal {name}] finishing the current step, then saving a checkpoint "
+            signal_notice(f"\n[signal {name}] finishing the current step, then saving a checkpoint "
                            "(send again to abort)")
-        elif not (self.saving or signals.state.stopping):
-            signals.state.stopping = True
+        elif not (self.saving or stop_state.stopping):
+            stop_state.stopping = True
             last = self._last()
             kept = f"the last checkpoint, {last}, is as it was" if last else "no checkpoint was saved by this run"
             raise Interrupted(signum, f"a second signal aborted the step; nothing of it was saved ({kept})")
 
     def __exit__(self, *exc):
         if self.signum is not None:
-            signals.state.stopping = True  # the graceful stop is on its way out: later signals are ignored
-        signals.restore(self._old)
+            stop_state.stopping = True  # the graceful stop is on its way out: later signals are ignored
+        restore_handlers(self._old)
         return False
 
 

@@ -40,18 +40,18 @@ def cli_main(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from .signals import state, stop_on_signals
+        from .signals import stop_on_signals, stop_state
 
         # the report below is printed before the default handlers return; run as a script, they never do
         with stop_on_signals(final=func.__module__ == "__main__"):
             try:
                 return func(*args, **kwargs)
             except UserError as err:
-                state.stopping = True
+                stop_state.stopping = True
                 print(f"error: {one_line(err)}", file=sys.stderr, flush=True)
                 raise SystemExit(2) from None
             except KeyboardInterrupt as err:
-                state.stopping = True
+                stop_state.stopping = True
                 stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
                 print(stop, file=sys.stderr, flush=True)
                 raise SystemExit(128 + stop.signum) from None

@@ -28,18 +28,18 @@ from .errors import Interrupted
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-class _State:
+class _StopState:
     stopping = False  # an Interrupted or a graceful stop is on its way out: ignore further signals
 
 
-state = _State()
+stop_state = _StopState()
 
 
 def in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def notice(text: str) -> None:
+def signal_notice(text: str) -> None:
     """Write one line to stderr from a signal handler (os.write: no lock that the interrupted code may hold)."""
     try:
         os.write(sys.stderr.fileno(), (text + "\n").encode(errors="replace"))
@@ -47,7 +47,7 @@ def notice(text: str) -> None:
         pass
 
 
-def act_as_default(signum: int) -> None:
+def _as_default(signum: int) -> None:
     """In a forked child: what ``signum`` would have done without a Python handler."""
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
@@ -55,12 +55,12 @@ def act_as_default(signum: int) -> None:
     os.kill(os.getpid(), signum)
 
 
-def install(handler) -> dict:
-    """Install ``handler`` for every stop signal; returns the previous handlers (see :func:`restore`)."""
+def install_handlers(handler) -> dict:
+    """Install ``handler`` for every stop signal; returns the previous handlers (see :func:`restore_handlers`)."""
     return {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
 
 
-def restore(old: dict) -> None:
+def restore_handlers(old: dict) -> None:
     for sig, handler in old.items():
         signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
@@ -80,25 +80,25 @@ def stop_on_signals(final: bool = False) -> Iterator[None]:
 
     def handle(signum, frame):
         if os.getpid() != pid:
-            act_as_default(signum)
-        elif not state.stopping:
-            state.stopping = True
+            _as_default(signum)
+        elif not stop_state.stopping:
+            stop_state.stopping = True
             raise Interrupted(signum)
 
     def exit_now(signum, frame):
         if os.getpid() != pid:
-            act_as_default(signum)
+            _as_default(signum)
         else:
             os._exit(128 + signum)
 
-    state.stopping = False
-    old = install(handle)
+    stop_state.stopping = False
+    old = install_handlers(handle)
     try:
         yield
     finally:
-        state.stopping = True  # a signal now, while the handlers are put back, is ignored
+        stop_state.stopping = True  # a signal now, while the handlers are put back, is ignored
         if final:
-            install(exit_now)
+            install_handlers(exit_now)
         else:
-            restore(old)
-            state.stopping = False
+            restore_handlers(old)
+            stop_state.stopping = False
