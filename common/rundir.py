@@ -167,7 +167,11 @@ class RunDir:
         config.update(extra or {})
         path = self.path / "config.json"
         if path.exists():  # a resumed run keeps the original config; each resume adds its own
-            path = self.path / f"config_resume_{_dt.datetime.now():%Y-%m-%d_%H-%M-%S}.json"
+            stamp, n = f"config_resume_{_dt.datetime.now():%Y-%m-%d_%H-%M-%S}", 0
+            path = self.path / f"{stamp}.json"
+            while path.exists():  # two resumes in one second
+                n += 1
+                path = self.path / f"{stamp}_{n}.json"
         if self._start is not None:
             self._start.wrote(path)
         atomic_write_json(path, config)

@@ -138,3 +138,16 @@ def test_a_nested_checkpoint_is_checked_against_the_newest_one_beside_it(tmp_pat
     newest.write_bytes(newest.read_bytes()[:300])  # the newer file damaged: refused too, never overwritten
     with pytest.raises(UserError, match="cannot be checked .*add --logdir NEW_DIR"):
         check_resume(best, "autoencoders", logdir=str(root), resume_run=root)
+
+
+def test_two_resumes_in_one_second_keep_both_configs(tmp_path):
+    from common.rundir import RunDir
+
+    RunDir(tmp_path / "r").write_config({"lr": 0.1})
+    first = RunDir(tmp_path / "r", resuming=True)
+    first.write_config({"lr": 0.1, "n": 1})
+    second = RunDir(tmp_path / "r", resuming=True)
+    second.write_config({"lr": 0.1, "n": 2})
+    assert len(list((tmp_path / "r").glob("config_resume_*.json"))) == 2  # not one over the other
+    assert second.discard_failed_start()  # the refused second resume takes only its own file
+    assert [json.loads(p.read_text())["args"]["n"] for p in sorted((tmp_path / "r").glob("config_resume_*"))] == [1]
