@@ -166,5 +166,5 @@ def normalized_box(mean, std, device=None, dtype=torch.float32) -> tuple[torch.T
 def _constant(values, device, dtype) -> torch.Tensor:
     """Per-channel statistics on ``device``; Python sequences are copied there once (not per PGD step)."""
     if isinstance(values, torch.Tensor):
-        return values.to(device or values.device, dtype)
+        return torch.as_tensor(values, dtype=dtype, device=device)
     return device_constant(values, device or "cpu", dtype)

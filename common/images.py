@@ -16,7 +16,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 def _per_channel(values, x: torch.Tensor) -> torch.Tensor:
     """(C,) sequence or tensor -> (1, C, 1, 1) on x's device and dtype (a sequence is copied there once)."""
     if isinstance(values, torch.Tensor):
-        return values.to(x.device, x.dtype).view(1, -1, 1, 1)
+        return torch.as_tensor(values, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     return device_constant(values, x.device, x.dtype).view(1, -1, 1, 1)
 
 
