@@ -201,7 +201,7 @@ class Trainer:
 
     @property
     def module(self) -> nn.Module:
-        """The bare model (without a DDP wrapper): what checkpoints store."""
+        """The bare model (without torch.compile and DDP wrappers): what checkpoints store."""
         return unwrap(self.model)
 
     @property

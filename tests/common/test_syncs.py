@@ -97,3 +97,17 @@ def test_a_step_that_reads_its_loss_is_caught():
         _trainer(chatty_step, print_freq=100).fit()
     assert [s.total for s in steps] == [1] * 8 and all("bool() of a tensor" in str(s.counts) or
                                                        "item()" in str(s.counts) for s in steps)
+
+
+def test_fp16_grad_scaler_is_the_one_documented_sync():
+    """fp16 (GPUs without bf16) needs a GradScaler, which reads whether the gradients overflowed before it
+    steps: one sync per step, by PyTorch's design (README: the documented exception). bf16/fp32: none."""
+    from common.device import Precision
+
+    trainer = _trainer(classification_step, print_freq=100)
+    trainer.precision = Precision(torch.device("cpu"), torch.float16)
+    trainer.scaler = trainer.precision.make_scaler()
+    with count_training_syncs() as steps:
+        trainer.fit()
+    assert trainer.scaler.is_enabled()
+    assert [s.total for s in steps] == [1] * 8
