@@ -133,9 +133,9 @@ class SyncCounter(TorchDispatchMode):
         self._patch(torch.Tensor, "numpy", lambda orig: self._always(orig, ".numpy()"))
         self._patch(torch.Tensor, "to", self._wrap_to)
         self._patch(torch.Tensor, "cuda", self._wrap_cuda)
-        self._patch(torch.Tensor, "new_tensor", lambda orig: self._from_data(orig, 0, "new_tensor", True))
+        self._patch(torch.Tensor, "new_tensor", lambda orig: self._from_data(orig, ".new_tensor", method=True))
         for name in ("tensor", "as_tensor", "asarray"):
-            self._patch(torch, name, lambda orig, name=name: self._from_data(orig, 0, f"torch.{name}"))
+            self._patch(torch, name, lambda orig, name=name: self._from_data(orig, f"torch.{name}"))
         self._patch(torch.cuda, "synchronize", lambda orig: self._always(orig, "torch.cuda.synchronize"))
         return super().__enter__()
 
@@ -173,11 +173,12 @@ class SyncCounter(TorchDispatchMode):
             return original(tensor, *args, **kwargs)
         return cuda
 
-    def _from_data(self, original, data_at: int, name: str, method: bool = False):
+    def _from_data(self, original, name: str, method: bool = False):
+        """``torch.tensor(data, device=d)`` and kin (``x.new_tensor(data)`` lands on x's device): Python data
+        copied to a device with a sync; a tensor passed in is a move, left to the ``.to`` rule."""
         def build(*args, **kwargs):
-            data = args[data_at + (1 if method else 0)] if len(args) > data_at + (1 if method else 0) else None
-            on_device = kwargs.get("device") is not None or method
-            if on_device and data is not None and not isinstance(data, torch.Tensor):
+            data = args[1 if method else 0] if len(args) > (1 if method else 0) else kwargs.get("data")
+            if (method or kwargs.get("device") is not None) and data is not None and not isinstance(data, torch.Tensor):
                 self._count_call(f"{name}(python data, device=...): blocking host-to-device copy")
             return original(*args, **kwargs)
         return build

@@ -49,9 +49,9 @@ def test_bptt_cuda_peak_memory_grows_only_without_detach():
     * without detach(), 4 windows save 4x the bytes of one window (same shapes per window), and
       when the single backward starts every one of them is allocated: peak >= saved bytes, so the
       growth the saved bytes show is in the peak too;
-    * with detach(), each window's graph is freed before the next: the peak of 4 windows exceeds
-      that of 1 window by at most one extra copy of the parameters' size (a later window's new
-      gradients exist next to the accumulated ones) plus 1 MiB of allocator rounding.
+    * with detach(), each window's graph is freed before the next: beyond what window 1's backward
+      holds, a later window's holds at most the gradients accumulated so far and new gradients not
+      yet added to them, each at most the parameters' size, plus 1 MiB of allocator rounding.
     """
     from alexnet_rnn.bptt import measure
 
@@ -65,4 +65,4 @@ def test_bptt_cuda_peak_memory_grows_only_without_detach():
     for row in (one, four):
         assert row["full_cuda_peak_MiB"] >= row["full_MiB"] - tokens_mib
         assert row["truncated_cuda_peak_MiB"] >= row["truncated_MiB"] - tokens_mib
-    assert four["truncated_cuda_peak_MiB"] <= one["truncated_cuda_peak_MiB"] + param_mib + 1.0
+    assert four["truncated_cuda_peak_MiB"] <= one["truncated_cuda_peak_MiB"] + 2 * param_mib + 1.0

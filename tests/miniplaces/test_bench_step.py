@@ -19,6 +19,7 @@ def test_step_bench_reports_both_paths_against_the_model_only_step(tmp_path):
         assert results[f"{path}_syncs_per_step"] == 0, path
     # the kernel as it was: one nonzero() per interpolation mode (3); as it is: none
     assert results["augment_split_by_mode_syncs"] == 3 and results["augment_all_modes_where_syncs"] == 0
+    assert results["augment_max_abs_diff"] == 0  # the same numbers, bit for bit, on a CPU
     text = report(results)
     assert "model only" in text and "JPEG loader" in text and "--data-on-device" in text and "not MiniPlaces" in text
 
