@@ -17,10 +17,9 @@ prediction tool.
 All examples run as one batch.  In exact arithmetic they are independent (eval mode: no
 batch statistics or dropout; the loss is a sum of per-example terms; Adam is
 element-wise), but batched kernels sum in a different order than single-image ones, and
-Adam's normalised steps amplify those rounding differences (float32): measured with
-``batched_vs_single`` on china.jpg -> goldfish/pizza/airliner, random AlexNet weights,
-the 8-bit examples differ from their single-image runs by up to 5/255, 8/255 and 19/255
-per pixel, and one stopped a step later (22 instead of 21).
+Adam's normalised steps amplify those rounding differences (float32): ``batched_vs_single``
+measures how far the 8-bit examples drift from their single-image runs (ANSWERS.md, Q1(c),
+quotes the committed measurement).
 """
 from __future__ import annotations
 
@@ -130,7 +129,7 @@ def targeted_l1_attack(model: nn.Module, images: torch.Tensor, targets: torch.Te
             # autograd.grad, not backward(): the model's own .grad must stay untouched.
             (delta.grad,) = torch.autograd.grad(loss, delta)
             optimizer.step()
-            with torch.no_grad():  # x + r back into the pixel box; in place, so Adam keeps updating this very tensor
+            with torch.no_grad():  # in place, so Adam keeps updating this very tensor
                 delta.copy_(project(images + delta, images, None, 0.0, 1.0) - images)
         with torch.no_grad():  # examples that never reached the target report their last iterate
             adversarial[~done] = to_8bit(images + delta)[~done]
@@ -200,20 +199,37 @@ def save_example(folder: Path, stem: str, image: torch.Tensor) -> Path:
     return atomic_write(folder / f"{stem}.png", lambda tmp: Image.fromarray(pixels).save(tmp, format="PNG"))
 
 
-def _example_figure(ctx, clf, name, target, x, adv, steps, success, probs_clean, probs_adv) -> Path:
+def _example_figure(figure: Path, clf, name, target, x, adv, steps, success, probs_clean, probs_adv) -> Path:
     amp, gain = amplified(adv - x)
     status = f"reached in {steps} steps" if success else f"NOT reached in {steps} steps"
     titles = [f"original: {label_text(clf.categories, probs_clean)}",
               f"adversarial: {label_text(clf.categories, probs_adv)}",
               f"perturbation x{gain:.0f} (grey = 0)"]
-    return prediction_figure(torch.stack([x, adv, amp]), titles,
-                             ctx.run.figure_path(f"adv_{name}_to_{slug(clf.categories[target])}"),
-                             weights_label=clf.weights_label, ncols=3,
+    return prediction_figure(torch.stack([x, adv, amp]), titles, figure, weights_label=clf.weights_label, ncols=3,
                              title=f"{name} -> target '{clf.categories[target]}' ({status})",
                              caption="Left: x; middle: x + r; right: r amplified.")
 
 
-def _number(text: str) -> float:
+def comparison_figure(clf, pngs: dict[str, list[Path]], figure: Path, *, data: str) -> Path:
+    """The saved files read back and shown with the prediction tool of Q1(b): per image one row,
+    the original then its adversarial examples, each titled with the class AlexNet gives it."""
+    images, titles = [], []
+    ncols = max(len(paths) for paths in pngs.values())
+    for name, paths in pngs.items():
+        row = torch.stack([load_image(p) for p in paths])  # (k, 3, 224, 224), exactly what the PNGs hold
+        probs = predict_probs(clf.model, row.to(next(clf.model.parameters()).device)).cpu()
+        for k, (path, p) in enumerate(zip(paths, probs)):
+            kind = f"{name} original" if k == 0 else "target " + Path(path).stem.split("_to_")[-1].replace("_", " ")
+            titles.append(f"{kind} -> {label_text(clf.categories, p)}")
+        images += list(row) + [torch.ones_like(row[0])] * (ncols - len(paths))  # white cells pad short rows
+        titles += [""] * (ncols - len(paths))
+    return prediction_figure(torch.stack(images), titles, figure, weights_label=clf.weights_label, ncols=ncols,
+                             title="Originals and adversarial examples (saved PNGs)",
+                             caption=f"Row = one photo: original, then one example per target; after the arrow: "
+                                     f"AlexNet's top-1 class (confidence) of the saved 8-bit image; data: {data}.")
+
+
+def parse_alpha(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -221,6 +237,77 @@ def _number(text: str) -> float:
     if not value >= 0:
         raise UserError(f"--alpha must be a non-negative number or 'auto', not {text!r}")
     return value
+
+
+@dataclass
+class Attacks:
+    """Every (image, target) example of one run: inputs, outcome and AlexNet's probabilities before and after."""
+
+    pairs: list[tuple[int, int]]  # (index of the image, target class)
+    x: torch.Tensor               # (K, 3, H, W) the attacked images, one per pair (CPU)
+    result: AttackResult
+    probs_clean: torch.Tensor     # (K, classes)
+    probs_adv: torch.Tensor       # (K, classes)
+    clean: list[int]              # each image's own predicted class
+
+
+def attack_images(clf, images: torch.Tensor, targets: list[str], *, alpha: str | float = "auto",
+                  alpha_scale: float = 1.0, lr: float = 0.01, max_steps: int = 300) -> Attacks:
+    """Attack every image towards every target (a target equal to its own class is replaced), as one batch."""
+    device = next(clf.model.parameters()).device
+    wanted = resolve_targets(list(targets), clf.categories)
+    fallback = resolve_targets(list(FALLBACK_TARGETS), clf.categories)
+    images = images.to(device)
+    clean = predict_probs(clf.model, images).argmax(dim=1).tolist()
+    pairs = [(i, t) for i, c in enumerate(clean) for t in targets_for(c, wanted, fallback)]
+    x = images[[i for i, _ in pairs]]  # (M * targets, 3, 224, 224)
+    t = torch.tensor([t for _, t in pairs], device=device)
+    alpha = auto_alpha(clf.model, x, t, alpha_scale) if alpha == "auto" else parse_alpha(str(alpha))
+    result = targeted_l1_attack(clf.model, x, t, alpha=alpha, lr=lr, max_steps=max_steps)
+    result.alpha = torch.as_tensor(alpha).expand(len(pairs)).cpu()
+    probs_clean, probs_adv = predict_probs(clf.model, x).cpu(), predict_probs(clf.model, result.adversarial).cpu()
+    return Attacks(pairs, x.cpu(), result, probs_clean, probs_adv, clean)
+
+
+def report_attacks(attacks: Attacks, clf, names: list[str], folder: Path, figure_path, *, data: str,
+                   settings: str) -> dict:
+    """Save every example (PNG + .pt) under ``folder``, reload its PNG, draw the figures
+    (``figure_path(name)`` gives each path), print the table; return the metrics and rows."""
+    rows, pngs = [], {}
+    metrics = {"data": data, "weights": clf.weights_label, "pretrained": clf.pretrained, "settings": settings,
+               "clean_classes_differ": len(set(attacks.clean)) == len(attacks.clean),
+               "clean_classes": {names[i]: clf.categories[c] for i, c in enumerate(attacks.clean)}}
+    adv, device = attacks.result.adversarial.cpu(), next(clf.model.parameters()).device
+    for k, (i, target) in enumerate(attacks.pairs):
+        stats = perturbation_stats(attacks.x[k], adv[k])
+        steps, success = int(attacks.result.steps[k]), bool(attacks.result.success[k])
+        key = f"{names[i]}_to_{slug(clf.categories[target])}"
+        _example_figure(figure_path(f"adv_{key}"), clf, names[i], target, attacks.x[k], adv[k], steps, success,
+                        attacks.probs_clean[k], attacks.probs_adv[k])
+        if names[i] not in pngs:
+            pngs[names[i]] = [save_example(folder, f"{names[i]}_original", attacks.x[k])]
+        png = save_example(folder, key, adv[k])
+        pngs[names[i]].append(png)
+        reloaded = predict_probs(clf.model, load_image(png).unsqueeze(0).to(device))[0].argmax()
+        row = {"image": names[i], "clean": clf.categories[attacks.clean[i]], "target": clf.categories[target],
+               "alpha": float(attacks.result.alpha[k]), "reached": success, "steps": steps, **stats,
+               "png_class": clf.categories[int(reloaded)]}
+        rows.append(row)
+        metrics.update({f"{key}_{c}": row[c] for c in ("alpha", "reached", "steps", "l1", "linf", "psnr_db",
+                                                        "png_class")})
+    metrics["saved_pngs_reach_target"] = all(r["png_class"] == r["target"] for r in rows if r["reached"])
+    metrics["success_rate"] = sum(r["reached"] for r in rows) / len(rows)
+    metrics["mean_psnr_db"] = sum(r["psnr_db"] for r in rows) / len(rows)
+    metrics["rows"] = rows
+    columns = ["image", "clean", "target", "alpha", "reached", "steps", "l1", "linf", "psnr_db", "png_class"]
+    print(f"weights: {clf.weights_label}\n" + markdown_table(rows, columns), end="")
+    if not metrics["clean_classes_differ"]:
+        print("note: the images share a predicted class under these weights", flush=True)
+    plot_table(rows, columns, figure_path("adversarial_summary"), title=f"Targeted L1 attack ({settings})"
+               f"\n[{clf.weights_label}]", caption=f"Steps until the target was predicted; L1/L-inf/PSNR in [0,1] "
+               f"pixel units; data: {data}.")
+    comparison_figure(clf, pngs, figure_path("adversarial_examples"), data=data)
+    return metrics
 
 
 @cli_main
@@ -234,58 +321,20 @@ def _inputs(args) -> tuple:
     images = torch.stack([load_image(p) for p in named.values()])  # (M, 3, 224, 224)
     resolved = resolve_weights(args.weights)
     if args.alpha != "auto":
-        _number(args.alpha)
+        parse_alpha(args.alpha)
     return named, data, images, resolved
 
 
 def _attack(args, ctx, named: dict, data: str, images: torch.Tensor, resolved) -> dict:
     clf = load_classifier(args.weights, ctx.device, resolved)
-    wanted = resolve_targets(args.targets, clf.categories)
-    fallback = resolve_targets(list(FALLBACK_TARGETS), clf.categories)
-    images = images.to(ctx.device)
-    clean = predict_probs(clf.model, images).argmax(dim=1).tolist()
-    pairs = [(i, t) for i, c in enumerate(clean) for t in targets_for(c, wanted, fallback)]
-    x = images[[i for i, _ in pairs]]  # (M * targets, 3, 224, 224)
-    t = torch.tensor([t for _, t in pairs], device=ctx.device)
-    alpha = auto_alpha(clf.model, x, t, args.alpha_scale) if args.alpha == "auto" else _number(args.alpha)
-    result = targeted_l1_attack(clf.model, x, t, alpha=alpha, lr=args.lr, max_steps=args.max_steps)
-    result.alpha = torch.as_tensor(alpha).expand(len(pairs)).cpu()
-    probs_clean, probs_adv = predict_probs(clf.model, x).cpu(), predict_probs(clf.model, result.adversarial).cpu()
-    return _report(args, ctx, clf, named, data, pairs, x.cpu(), result, probs_clean, probs_adv, clean)
-
-
-def _report(args, ctx, clf, named, data, pairs, x, result, probs_clean, probs_adv, clean) -> dict:
-    names, rows = list(named), []
-    metrics = {"data": data, "weights": clf.weights_label, "pretrained": clf.pretrained, "alpha_mode": args.alpha,
-               "clean_classes_differ": len(set(clean)) == len(clean)}
-    adv, folder = result.adversarial.cpu(), ctx.run.path / "examples"
-    for k, (i, target) in enumerate(pairs):
-        stats = perturbation_stats(x[k], adv[k])
-        steps, success = int(result.steps[k]), bool(result.success[k])
-        _example_figure(ctx, clf, names[i], target, x[k], adv[k], steps, success, probs_clean[k], probs_adv[k])
-        if k == 0 or pairs[k - 1][0] != i:
-            save_example(folder, f"{names[i]}_original", x[k])
-        key = f"{names[i]}_to_{slug(clf.categories[target])}"
-        png = save_example(folder, key, adv[k])
-        reloaded = predict_probs(clf.model, load_image(png).unsqueeze(0).to(ctx.device))[0].argmax()
-        row = {"image": names[i], "clean": clf.categories[clean[i]], "target": clf.categories[target],
-               "alpha": float(result.alpha[k]), "reached": success, "steps": steps, **stats,
-               "png_class": clf.categories[int(reloaded)]}
-        rows.append(row)
-        metrics.update({f"{key}_{c}": row[c] for c in ("alpha", "reached", "steps", "l1", "linf", "psnr_db",
-                                                        "png_class")})
-    metrics["saved_pngs_reach_target"] = all(r["png_class"] == r["target"] for r in rows if r["reached"])
-    metrics["success_rate"] = sum(r["reached"] for r in rows) / len(rows)
-    metrics["mean_psnr_db"] = sum(r["psnr_db"] for r in rows) / len(rows)
-    columns = ["image", "clean", "target", "alpha", "reached", "steps", "l1", "linf", "psnr_db", "png_class"]
-    print(f"weights: {clf.weights_label}\n" + markdown_table(rows, columns), end="")
+    attacks = attack_images(clf, images, args.targets, alpha=args.alpha, alpha_scale=args.alpha_scale, lr=args.lr,
+                            max_steps=args.max_steps)
+    folder = ctx.run.path / "examples"
+    metrics = report_attacks(attacks, clf, list(named), folder, ctx.run.figure_path, data=data,
+                             settings=f"alpha {args.alpha}, Adam lr {args.lr:g}")
+    metrics["alpha_mode"] = args.alpha
     print(f"examples saved as PNG + .pt in {folder}; show them with: python -m alexnet_rnn.predict "
           f"{folder}/*.png --weights {args.weights}" + (f" --seed {args.seed}" if args.seed else ""))
-    if not metrics["clean_classes_differ"]:
-        print("note: the images share a predicted class under these weights", flush=True)
-    plot_table(rows, columns, ctx.run.figure_path("adversarial_summary"),
-               title=f"Targeted L1 attack (alpha {args.alpha}, Adam lr {args.lr:g})\n[{clf.weights_label}]",
-               caption=f"Steps until the target was predicted; L1/L-inf/PSNR in [0,1] pixel units; data: {data}.")
     ctx.run.write_metrics(metrics)
     return metrics
 

@@ -177,6 +177,21 @@ def graph_figure(path, steps: int = 3, windows: int = 2) -> None:
                            "L_t = cross-entropy of the word after x_t; weights shared by all steps (not drawn).")
 
 
+def report_memory(rows: list[dict], path, *, hidden_size: int, embed_size: int, vocab_size: int, batch_size: int,
+                  window: int) -> None:
+    """Print the table of :func:`measure` and draw the saved bytes against the stream length."""
+    columns = [c for c in rows[0] if c != "tokens"]
+    print(f"bytes saved for backward in one update (LSTM {hidden_size}, embedding {embed_size}, "
+          f"vocabulary {vocab_size}, batch {batch_size}, window {window}):")
+    print(markdown_table(rows, ["tokens", *columns]), end="")
+    plot_overlaid_curves({"full BPTT (no detach)": [r["full_MiB"] for r in rows],
+                          f"truncated, detach every {window}": [r["truncated_MiB"] for r in rows]},
+                         path, x=[r["tokens"] for r in rows], title="Activations kept for one backward pass",
+                         xlabel="tokens in the stream (one update)", ylabel="saved tensors (MiB)",
+                         caption=f"LSTM {hidden_size}, batch {batch_size}, vocabulary {vocab_size}; "
+                                 "counted with autograd saved-tensor hooks (weights excluded).")
+
+
 @cli_main
 def main(argv=None) -> dict:
     return run_main(argv, build_parser, "alexnet_rnn", _run)
@@ -186,18 +201,8 @@ def _run(args, ctx) -> dict:
     model = RNNLM(args.vocab_size, embed_size=args.embed_size, hidden_size=args.hidden_size).to(ctx.device)
     rows = measure(model, args.batch_size, args.seq_length, sorted(set(args.windows)), args.vocab_size, ctx.device,
                    torch.Generator().manual_seed(args.seed))
-    columns = [c for c in rows[0] if c != "tokens"]
-    print(f"bytes saved for backward in one update (LSTM {args.hidden_size}, embedding {args.embed_size}, "
-          f"vocabulary {args.vocab_size}, batch {args.batch_size}, window {args.seq_length}):")
-    print(markdown_table(rows, ["tokens", *columns]), end="")
-    tokens = [r["tokens"] for r in rows]
-    plot_overlaid_curves({"full BPTT (no detach)": [r["full_MiB"] for r in rows],
-                          f"truncated, detach every {args.seq_length}": [r["truncated_MiB"] for r in rows]},
-                         ctx.run.figure_path("bptt_memory"), x=tokens,
-                         title="Activations kept for one backward pass",
-                         xlabel="tokens in the stream (one update)", ylabel="saved tensors (MiB)",
-                         caption=f"LSTM {args.hidden_size}, batch {args.batch_size}, vocabulary {args.vocab_size}; "
-                                 "counted with autograd saved-tensor hooks (weights excluded).")
+    report_memory(rows, ctx.run.figure_path("bptt_memory"), hidden_size=args.hidden_size, embed_size=args.embed_size,
+                  vocab_size=args.vocab_size, batch_size=args.batch_size, window=args.seq_length)
     graph_figure(ctx.run.figure_path("bptt_graph"))
     metrics = {"data": "random token ids (byte counts depend on shapes only)", "rows": rows,
                **{f"{k}_{r['tokens']}": r[k] for r in rows for k in ("truncated_MiB", "full_MiB")}}

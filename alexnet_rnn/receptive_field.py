@@ -207,7 +207,7 @@ def work_line(row: dict) -> str:
             f"hi = {lo} + {row['size']} - 1 = {lo + row['size'] - 1}")
 
 
-def _report(convention: str, check: bool) -> tuple[dict, list[dict], list]:
+def report_convention(convention: str, check: bool) -> tuple[dict, list[dict], list]:
     """Print one convention's table and Layer 1-4 answers; return its metrics, rows and the gradient masks."""
     columns = ["handout", "layer", "k/s/p", "out", "jump", "size", "first", "start", "unit",
                "Height1", "Height2", "Width1", "Width2"]
@@ -242,7 +242,7 @@ def _run(args, ctx) -> dict:
     conventions = CONVENTIONS if args.convention == "both" else (args.convention,)
     metrics = {"data": "layer arithmetic (original AlexNet, 227x227 input); no data"}
     for convention in conventions:
-        conv_metrics, rows, masks = _report(convention, not args.no_check)
+        conv_metrics, rows, masks = report_convention(convention, not args.no_check)
         metrics.update(conv_metrics)
         columns = ["handout", "layer", "k/s/p", "out", "jump", "size", "unit", "Height1", "Height2"]
         plot_table(rows, columns, ctx.run.figure_path(f"receptive_field_table_{convention}"),

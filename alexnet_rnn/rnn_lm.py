@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 from common.cli import add_engine_args, nonnegative_float, nonnegative_int, positive_float, positive_int, run_main
 from common.errors import UserError, cli_main
@@ -60,7 +61,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from common.engine import EngineConfig, StepResult, Trainer  # noqa: E402
 from common.modules import eval_mode  # noqa: E402
-from common.plotting import plot_overlaid_curves  # noqa: E402
+from common.plotting import plot_overlaid_curves, save_figure  # noqa: E402
 from common.schedule import WARMUP_CONSTANT  # noqa: E402
 
 from alexnet_rnn.lm_data import EOS, BPTTWindows, Corpus, Vocab, load_corpus  # noqa: E402
@@ -102,12 +103,16 @@ class TBPTTStep:
 
     def __init__(self):
         self.hidden = None
+        self.losses: list[torch.Tensor] = []  # each window's loss, kept on the device (no host sync per step)
+        self.offset = 0  # windows trained before this process started (a resumed run)
 
     def __call__(self, model: nn.Module, batch) -> StepResult:
         inputs, targets, first = batch  # (B, T), (B, T), bool
         logits, hidden = model(inputs, None if first else self.hidden)
         self.hidden = detach_hidden(hidden)
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())  # (B*T, V) vs (B*T,)
+        if model.training:
+            self.losses.append(loss.detach())
         return StepResult(loss, batch_size=targets.numel())
 
 
@@ -153,8 +158,6 @@ def embedding_distance(model: RNNLM, vocab: Vocab, first: str, second: str) -> f
 
 def load_run(run_dir) -> tuple[RNNLM, Vocab]:
     """The model (last checkpoint, eval mode, CPU) and vocabulary of a finished ``rnn_lm`` run directory."""
-    from pathlib import Path
-
     from common.checkpoint import load_checkpoint, load_model_weights
     from common.io import read_json
 
@@ -170,7 +173,30 @@ def load_run(run_dir) -> tuple[RNNLM, Vocab]:
     return model.eval(), vocab
 
 
-def _check_args(args) -> None:
+def loss_figure(step: TBPTTStep, history: list[dict], path, *, name: str, data: str) -> Path:
+    """Training loss of every window (and its running mean) with the validation loss at each epoch's end."""
+    import matplotlib.pyplot as plt
+
+    losses = torch.stack(step.losses).cpu().tolist() if step.losses else []  # one host sync, after training
+    per_epoch = len(losses) / max(1, len(history))
+    width = max(1, min(50, len(losses) // 20))
+    running = [sum(losses[max(0, i - width + 1):i + 1]) / (i + 1 - max(0, i - width + 1)) for i in range(len(losses))]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    steps = range(step.offset + 1, step.offset + len(losses) + 1)
+    ax.plot(steps, losses, lw=0.6, alpha=0.35, color="tab:blue", label="training loss per window")
+    ax.plot(steps, running, lw=1.5, color="tab:blue", label=f"running mean over {width} windows")
+    val = [(step.offset + round(per_epoch * (i + 1)), h["val_loss"]) for i, h in enumerate(history) if "val_loss" in h]
+    if val:
+        ax.plot(*zip(*val), "o-", color="tab:orange", ms=5, label="validation loss (end of epoch)")
+    ax.set(title=f"Language-model loss, {name}", xlabel="training window (one Adam update each)",
+           ylabel="cross-entropy per token (nats)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save_figure(fig, path, f"exp(loss) is the perplexity; {len(losses)} windows, {len(history)} epoch(s); "
+                                  f"data: {data}.")
+
+
+def check_args(args) -> None:
     if args.dry_run:
         args.epochs, args.embed_size, args.hidden_size, args.max_chars = 1, 32, 64, args.max_chars or 20000
     sizes = (args.epochs, args.batch_size, args.seq_length, args.embed_size, args.hidden_size, args.vocab_size)
@@ -180,7 +206,8 @@ def _check_args(args) -> None:
         raise UserError("--valid-fraction must be between 0 and 1")
 
 
-def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, Trainer, float | None]:
+def train_language_model(args, ctx, corpus: Corpus) -> tuple[RNNLM, Trainer, float | None]:
+    """The course model and loop on the engine; returns the model, the trainer and the untrained perplexity."""
     vocab_size = len(corpus.vocab)
     model = RNNLM(vocab_size, embed_size=args.embed_size, hidden_size=args.hidden_size,
                   num_layers=args.num_layers, cell=args.model)
@@ -196,6 +223,7 @@ def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, Trainer, float | None]:
                       epoch_metrics_fn=perplexities)
     if args.resume:
         trainer.resume(args.resume)
+        trainer.step_fn.offset = trainer.start_epoch * trainer.steps_per_epoch + trainer.start_step
         initial = None
     else:  # the untrained model's perplexity: the curve's first point (about the vocabulary size)
         initial = math.exp(min(trainer.evaluate(trainer.val_loader, desc="untrained")["loss"], 50.0))
@@ -203,7 +231,7 @@ def _train(args, ctx, corpus: Corpus) -> tuple[RNNLM, Trainer, float | None]:
     return model, trainer, initial
 
 
-def _samples(args, model: RNNLM, corpus: Corpus, device) -> dict[str, str]:
+def generate_samples(args, model: RNNLM, corpus: Corpus, device) -> dict[str, str]:
     """One text per temperature, each continuing ``--prompt`` (default: the start-of-line token)."""
     if args.prompt:
         tokens = list(args.prompt) if args.level == "char" else (
@@ -224,7 +252,7 @@ def main(argv=None) -> dict:
 
 def _inputs(args) -> tuple:
     """The checked flags and the corpus, before any output."""
-    _check_args(args)
+    check_args(args)
     corpus = load_corpus(args.data, args.level, args.vocab_size, valid_fraction=args.valid_fraction,
                          max_chars=args.max_chars or None)
     if args.distance:  # fail on an unknown word before spending time on training
@@ -235,7 +263,7 @@ def _inputs(args) -> tuple:
 def _run(args, ctx, corpus: Corpus) -> dict:
     corpus.vocab.save(ctx.run.models / "vocab.json")
     base = baselines(corpus.train, corpus.valid, len(corpus.vocab))
-    model, trainer, initial = _train(args, ctx, corpus)
+    model, trainer, initial = train_language_model(args, ctx, corpus)
     metrics = {**trainer.final_metrics(), **base, "data": corpus.label, "level": args.level, "model": args.model,
                "vocab_size": len(corpus.vocab), "train_tokens": len(corpus.train), "valid_tokens": len(corpus.valid)}
     metrics["val_ppl_per_epoch"] = [h["val_ppl"] for h in trainer.history]
@@ -245,7 +273,10 @@ def _run(args, ctx, corpus: Corpus) -> dict:
     if args.distance:
         metrics[f"distance_{args.distance[0]}_{args.distance[1]}"] = embedding_distance(model, corpus.vocab,
                                                                                          *args.distance)
-    samples = _samples(args, model, corpus, ctx.device)
+    samples = generate_samples(args, model, corpus, ctx.device)
+    if ctx.dist.is_main:
+        loss_figure(trainer.step_fn, trainer.history, ctx.run.figure_path("loss"),
+                    name=f"{args.model.upper()} ({args.level})", data=corpus.label)
     _report(args, ctx, metrics, samples)
     return metrics
 

@@ -104,7 +104,7 @@ class Experiment:
         done = read_json(trainer.run.path / "metrics.json")
         ckpt = trainer.run.models / "checkpoint.pth.tar"
         if self.args.resume and done:
-            self.load_stage(trainer.module, str(ckpt), trainer.arch.split(".", 1)[1])
+            self.load_stage(trainer.module, str(ckpt), trainer.arch.split(".", 1)[1], flag="--resume")
             return done
         if self.args.resume and ckpt.exists():
             if Path(self.args.resume).resolve() != ckpt.resolve():
@@ -121,9 +121,9 @@ class Experiment:
         return metrics
 
     # ------------------------------------------------------------- checkpoints
-    def load_stage(self, model: nn.Module, path: str, stage: str) -> dict:
+    def load_stage(self, model: nn.Module, path: str, stage: str, flag: str = "--encoder") -> dict:
         """Load a saved stage checkpoint into ``model`` after checking it was built like this run."""
-        ckpt = load_checkpoint(path, map_location=self.ctx.device, expected_arch=f"autoencoders.{stage}")
+        ckpt = load_checkpoint(path, map_location=self.ctx.device, expected_arch=f"autoencoders.{stage}", flag=flag)
         saved = ckpt.get("args") or {}
         for key, mine in (("dataset", self.data.name), ("latent_dim", self.args.latent_dim), ("width", self.width)):
             if saved.get(key) is not None and saved[key] != mine:
@@ -222,7 +222,7 @@ class Experiment:
         metrics = {"encoder_fingerprint": before}
         if self.args.classifier:
             ckpt = load_checkpoint(self.args.classifier, map_location=self.ctx.device,
-                                   expected_arch="autoencoders.classifier")
+                                   expected_arch="autoencoders.classifier", flag="--classifier")
             paired = (ckpt.get("args") or {}).get("encoder_fingerprint")
             if paired != before:
                 raise UserError(f"classifier checkpoint {self.args.classifier} was trained on encoder {paired}, "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -58,30 +59,72 @@ def plain_args(args: Any) -> dict:
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, expected_arch: str | None = None,
-                    flag: str = "--resume") -> dict:
+                    flag: str | None = "--resume") -> dict:
     """Load a checkpoint with ``weights_only=True``; every failure is one actionable line.
 
     ``map_location`` defaults to the CPU so checkpoints saved on a GPU load anywhere;
-    ``flag`` names the command-line flag that gave the path, for the error messages.
+    ``flag`` names the command-line flag that gave the path, for the error messages (None:
+    a file of the run itself).  The zip records' CRC-32s are verified first (see above).
     """
     path = Path(path)
+    given = f" given to {flag}" if flag else ""
     if not path.is_file():
-        raise UserError(f"checkpoint not found: {path} (check the path given to {flag})")
+        raise UserError(f"checkpoint not found: {path}" + (f" (check the path given to {flag})" if flag else ""))
+    other = "use another file, e.g. models/model_best.pth.tar of the same run"
+    try:
+        verify_checksums(path)
+    except PermissionError as err:
+        raise UserError(f"checkpoint {path}{given} cannot be read ({err.strerror}); check its permissions") from None
+    except OSError as err:  # e.g. an I/O error of the disk
+        raise UserError(f"checkpoint {path}{given} cannot be read ({err.strerror or err}); {other}") from None
+    except _Damaged as err:
+        raise UserError(f"checkpoint {path}{given} {err}; {other}, or copy it again from where it was saved") from None
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except OSError as err:  # unreadable, or a truncated zip archive
-        raise UserError(f"checkpoint {path} given to {flag} cannot be read ({err.strerror or err}); "
-                        "check its permissions, or use another file, e.g. models/model_best.pth.tar") from None
     except Exception as err:  # noqa: BLE001 - whatever a damaged file makes the unpickler raise
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"checkpoint {path} given to {flag} is corrupt or not a PyTorch checkpoint "
-                        f"({first[:160]}); use another file, e.g. models/model_best.pth.tar of the same run") from None
+        raise UserError(f"checkpoint {path}{given} is corrupt or not a PyTorch checkpoint "
+                        f"({first[:160]}); {other}") from None
     if not isinstance(ckpt, dict):
         raise UserError(f"checkpoint {path} holds a {type(ckpt).__name__}, not a checkpoint dict")
     if expected_arch is not None and ckpt.get("arch") not in (None, expected_arch):
         raise UserError(f"checkpoint {path} is for architecture {ckpt.get('arch')!r}, but this run builds "
                         f"{expected_arch!r}; pass the flags that build {ckpt.get('arch')!r} or another checkpoint")
     return ckpt
+
+
+class _Damaged(Exception):
+    """What is wrong with a checkpoint file, as the end of a sentence that starts with its name."""
+
+
+def verify_checksums(path: str | os.PathLike) -> None:
+    """Check every record of a zip-format checkpoint against its CRC-32; raises ``_Damaged``.
+
+    The content hash: ``torch.save`` writes a zip archive whose directory holds a CRC-32 of
+    every record (the pickled dict and each tensor's bytes), and ``torch.load`` never checks
+    them, so a few changed bytes load as changed weights.  This adds one read of the file (the
+    load then reads it from the page cache) and a CRC-32 pass: about half a ``torch.load``.
+    Files without checksums (torch's legacy format) pass unchecked.
+    """
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            return  # torch's legacy (non-zip) format, or not a checkpoint: torch.load judges it
+        size = fh.seek(0, os.SEEK_END)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            if all(info.CRC == 0 for info in infos):
+                return  # saved with torch's compute_crc32 off: nothing to check
+            bad = archive.testzip()  # reads every record, compares its CRC-32 (and its header)
+    except zipfile.BadZipFile as err:
+        if str(err) == "File is not a zip file":  # no end-of-directory record
+            raise _Damaged(f"is incomplete ({size:,} bytes): the zip directory that ends every checkpoint is "
+                           "missing, so the save or copy that wrote it was cut off") from None
+        raise _Damaged(f"is damaged ({err})") from None
+    except (OSError, EOFError, ValueError, NotImplementedError) as err:
+        raise _Damaged(f"is damaged ({type(err).__name__}: {err})") from None
+    if bad is not None:
+        raise _Damaged(f"is damaged: its record {bad!r} does not match the CRC-32 (or header) saved with it")
 
 
 def state_dict_of(ckpt: dict) -> dict:

@@ -122,7 +122,7 @@ def load_siren(path, map_location="cpu", **overrides) -> ModulatedSIREN:
     """Build a ModulatedSIREN from a ``modSiren.pth``-style file (course or made by make_functaset)."""
     from common.checkpoint import load_checkpoint, load_model_weights
 
-    ckpt = load_checkpoint(path, map_location=map_location)
+    ckpt = load_checkpoint(path, map_location=map_location, flag="-p/--data-path")  # attack.py: -p's modSiren.pth
     config = {**infer_config(ckpt.get("state_dict", {})), **(ckpt.get("config") or {}), **overrides}
     inr = ModulatedSIREN(**config)
     load_model_weights(inr, ckpt, path)

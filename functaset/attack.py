@@ -251,7 +251,7 @@ def run(args, ctx, bounds, compare: dict, name: str, siren_path: Path) -> dict:
     # Every file is read before the sweeps, so a bad one fails in seconds, not after the whole sweep.
     inr = load_siren(siren_path, map_location=ctx.device)
     model = load_classifier(args.model_path, ctx.device)
-    others = {tag: load_classifier(path, ctx.device) for tag, path in compare.items()}
+    others = {tag: load_classifier(path, ctx.device, flag="--compare") for tag, path in compare.items()}
     res = attack_model(model, data, bounds, args, ctx.device)
     compared = {tag: attack_model(other, data, bounds, args, ctx.device) for tag, other in others.items()}
     keys = [k for k, _ in bounds]

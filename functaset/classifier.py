@@ -106,7 +106,8 @@ def build_model(args, train_vectors: torch.Tensor, num_classes: int, device) -> 
                       dropout=args.dropout, input_dropout=args.input_dropout)
     model.set_normalization(train_vectors)
     if args.init_from:
-        load_model_weights(model, load_checkpoint(args.init_from, map_location="cpu", expected_arch=ARCH),
+        load_model_weights(model, load_checkpoint(args.init_from, map_location="cpu", expected_arch=ARCH,
+                                                   flag="--init-from"),
                            args.init_from)
     return model
 
@@ -114,7 +115,7 @@ def build_model(args, train_vectors: torch.Tensor, num_classes: int, device) -> 
 def evaluate_best(loaders: dict, names: list[str], label: str, ctx) -> dict:
     """Reload model_best, report accuracies and draw the three confusion matrices."""
     best_path = ctx.run.models / "model_best.pth.tar"
-    model = load_classifier(best_path, ctx.device)
+    model = load_classifier(best_path, ctx.device, flag=None)
     metrics = {"model_path": str(best_path)}
     for split, loader in loaders.items():
         y, pred = predict(model, loader, ctx.device)

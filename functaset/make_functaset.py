@@ -141,7 +141,7 @@ def shared_siren(s: dict, args, ctx, train_images) -> tuple[ModulatedSIREN, list
     """The SIREN every image shares: loaded (--siren) or meta-learned now."""
     inr = ModulatedSIREN(hidden=s["hidden"], depth=s["depth"], modul_features=s["modul_dim"], w0=s["w0"])
     if args.siren:
-        ckpt = load_checkpoint(args.siren, map_location="cpu")
+        ckpt = load_checkpoint(args.siren, map_location="cpu", flag="--siren")
         load_model_weights(inr, ckpt, args.siren)
         return inr.to(ctx.device), []
     if s["meta_epochs"] <= 0:

@@ -42,9 +42,10 @@ class FunctaMLP(nn.Module):
         return self.net((x - self.mean) / self.std)
 
 
-def load_classifier(path, device="cpu") -> FunctaMLP:
-    """Rebuild a classifier saved by classifier.py (its sizes are stored in the checkpoint's args)."""
-    ckpt = load_checkpoint(path, map_location=device, expected_arch=ARCH)
+def load_classifier(path, device="cpu", flag: str | None = "-m/--model-path") -> FunctaMLP:
+    """Rebuild a classifier saved by classifier.py (its sizes are stored in the checkpoint's args);
+    ``flag``: the command-line flag that gave ``path``, for error messages (None: the run's own file)."""
+    ckpt = load_checkpoint(path, map_location=device, expected_arch=ARCH, flag=flag)
     hparams = ckpt.get("model_config") or (ckpt.get("args") or {}).get("model_config") or {}  # older: in args
     model = FunctaMLP(**hparams)
     load_model_weights(model, ckpt, path)

@@ -20,6 +20,8 @@ from torch.utils.data import Dataset
 
 from common.errors import UserError
 
+_JPEG_START, _JPEG_END, _JPEG_SCAN = b"\xff\xd8", b"\xff\xd9", b"\xff\xda"
+_PNG_START, _PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND"
 TOY_NOTE = "TOY_DATA.txt"
 REAL_LABEL = "MiniPlaces (real data)"
 FETCH_HINT = ("get MiniPlaces with `python -m miniplaces.download --root DATA` "
@@ -54,6 +56,52 @@ def read_label_file(path: Path, num_classes: int, labelled: bool = True) -> list
     if not entries:
         raise UserError(f"label file {path} lists no images ({FETCH_HINT})")
     return entries
+
+
+def is_truncated(data: bytes) -> bool:
+    """Does this JPEG (or PNG) end before its end marker?  libjpeg only warns and fills the rest with grey.
+
+    A complete JPEG's last end-of-image marker (FF D9) follows its last start-of-scan (FF DA);
+    entropy-coded data cannot hold either (an FF there is followed by 00), so trailing bytes
+    after the image are allowed.  Other formats: False (the decoder judges them).
+    """
+    if data[:2] == _JPEG_START:
+        return not data.endswith(_JPEG_END) and data.rfind(_JPEG_END) < data.rfind(_JPEG_SCAN)
+    if data[:8] == _PNG_START:
+        return _PNG_END not in data[-64:]
+    return False
+
+
+def ends_early(path) -> bool:
+    """:func:`is_truncated` from a file's first and last bytes; the whole file is read only when
+    its last bytes are no end marker (a truncated image, or bytes after the end)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.lseek(fd, 0, os.SEEK_END)
+        head, tail = os.pread(fd, 8, 0), os.pread(fd, 16, max(0, size - 16))
+    finally:
+        os.close(fd)
+    if head[:2] == _JPEG_START:
+        complete = tail.endswith(_JPEG_END)
+    else:
+        complete = head[:8] != _PNG_START or _PNG_END in tail
+    return not complete and is_truncated(Path(path).read_bytes())
+
+
+def decode_image(data: bytes, path, detail: str = "corrupt or not an image") -> np.ndarray:
+    """The bytes of image ``path`` decoded as ``cv2.imread`` would (BGR); one line if they cannot be."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise UserError(f"cannot decode image {path} ({detail}); re-extract data.tar.gz")
+    return img
+
+
+def truncated_error(label_file: Path, images: Path, entries: list[tuple[str, int]], bad: list[int]) -> UserError:
+    """One line for truncated images: how many, and the first one (``bad``: indices into ``entries``)."""
+    rel = entries[bad[0]][0]
+    return UserError(f"{len(bad)} of {len(entries)} images listed in {label_file} are truncated (their data ends "
+                     f"before the image does), first {images / rel} (line {bad[0] + 1}); re-extract data.tar.gz "
+                     f"into {images} ({FETCH_HINT})")
 
 
 def class_names_from(entries: list[tuple[str, int]], num_classes: int) -> list[str]:
@@ -94,7 +142,7 @@ class MiniPlacesLoader(Dataset):
             raise UserError(f"data folder not found: {self.root} ({FETCH_HINT})")
         self.root_folder, self.split, self.transforms = root_folder, split, transforms
         self.num_classes = self.n_classes = num_classes
-        label_file = Path(label_file) if label_file is not None else self.root / f"{split}.txt"
+        label_file = self.label_file = Path(label_file) if label_file is not None else self.root / f"{split}.txt"
         self.entries = read_label_file(label_file, num_classes, labelled=split != "test")
         self._check_images(label_file)
         train_entries = self.entries if split == "train" else []
@@ -121,12 +169,29 @@ class MiniPlacesLoader(Dataset):
         return len(self.entries)
 
     def load_image(self, index: int) -> np.ndarray:
-        """The image as an ``(H, W, 3)`` uint8 RGB array (OpenCV reads BGR)."""
-        path = self.root / "images" / self.entries[index][0]
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise UserError(f"cannot decode image {path} (corrupt or not an image); re-extract data.tar.gz")
-        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        """The image as an ``(H, W, 3)`` uint8 RGB array (OpenCV reads BGR).
+
+        A truncated image stops the run with one line that counts all of them (see ``truncated_error``):
+        libjpeg would only print a warning and return the image with its missing part grey.
+        """
+        images = self.root / "images"
+        path = images / self.entries[index][0]
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as err:
+            raise UserError(f"cannot read image {path}: {err.strerror or err}; re-extract data.tar.gz") from None
+        if is_truncated(data):  # the bytes are in memory anyway: this check costs nothing on a valid image
+            bad = [i for i, (rel, _) in enumerate(self.entries) if self._ends_early(images / rel)]
+            raise truncated_error(self.label_file, images, self.entries, bad or [index])
+        return cv2.cvtColor(decode_image(data, path), cv2.COLOR_BGR2RGB)
+
+    @staticmethod
+    def _ends_early(path: Path) -> bool:
+        try:
+            return ends_early(path)
+        except OSError:  # gone or unreadable: not counted as truncated
+            return False
 
     def __getitem__(self, index: int):
         img = self.load_image(index)

@@ -15,6 +15,8 @@ ENTRY_SCRIPTS = [
     "miniplaces/main.py", "miniplaces/toy_data.py", "miniplaces/download.py", "miniplaces/demo.py",
     "miniplaces/package_submission.py", "miniplaces/cache.py",
     "functaset/classifier.py", "functaset/attack.py", "functaset/make_functaset.py", "functaset/demo.py",
+    "functaset/package_submission.py", "autoencoders/package_submission.py", "alexnet_rnn/package_submission.py",
+    "alexnet_rnn/build_notebook.py", "alexnet_rnn/results.py",
     "autoencoders/main.py", "autoencoders/demo.py",
     "autoencoders/latent_sweep.py", "autoencoders/random_codes.py",
     "alexnet_rnn/receptive_field.py", "alexnet_rnn/predict.py", "alexnet_rnn/adversarial.py",

@@ -16,6 +16,8 @@ SCRIPTS = [
     "miniplaces/main.py", "miniplaces/toy_data.py", "miniplaces/download.py", "miniplaces/demo.py",
     "miniplaces/cache.py", "miniplaces/package_submission.py",
     "functaset/classifier.py", "functaset/attack.py", "functaset/make_functaset.py", "functaset/demo.py",
+    "functaset/package_submission.py", "autoencoders/package_submission.py", "alexnet_rnn/package_submission.py",
+    "alexnet_rnn/build_notebook.py", "alexnet_rnn/results.py",
     "autoencoders/main.py", "autoencoders/demo.py", "autoencoders/latent_sweep.py", "autoencoders/random_codes.py",
     "alexnet_rnn/receptive_field.py", "alexnet_rnn/predict.py", "alexnet_rnn/adversarial.py",
     "alexnet_rnn/rnn_lm.py", "alexnet_rnn/position_ffn.py", "alexnet_rnn/demo.py", "alexnet_rnn/bptt.py",

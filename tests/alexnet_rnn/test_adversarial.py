@@ -104,7 +104,7 @@ def test_cli_random_weights_saves_examples_the_prediction_tool_confirms(tmp_path
     assert saved["data"].startswith("library sample photos")
     assert saved["china_to_goldfish_reached"] and metrics["success_rate"] == 1.0  # 3 steps at seed 0
     figures = {p.name for p in (tmp_path / "run" / "figures").glob("*.png")}
-    assert figures == {"adv_china_to_goldfish.png", "adversarial_summary.png"}
+    assert figures == {"adv_china_to_goldfish.png", "adversarial_summary.png", "adversarial_examples.png"}
     captions = json.loads((tmp_path / "run" / "figures" / "captions.json").read_text())
     assert "RANDOM" in captions["adv_china_to_goldfish.png"]
     examples = tmp_path / "run" / "examples"

@@ -87,3 +87,11 @@ def test_prediction_caption_does_not_overlap_the_images(tmp_path, monkeypatch):
     caption = fig.texts[-1].get_window_extent(fig.canvas.get_renderer()).transformed(fig.transFigure.inverted())
     assert caption.y1 > 0.04  # it wrapped: the old fixed 4% margin would have been too small
     assert all(ax.get_position().y0 >= caption.y1 for ax in fig.axes)
+
+
+def test_random_init_seed_gives_the_sample_photos_different_classes():
+    """RANDOM_INIT_SEED's comment: untrained weights give the three photos three classes under it."""
+    torch.manual_seed(predict.RANDOM_INIT_SEED)
+    clf = predict.load_classifier("random")
+    x = torch.stack([predict.load_image(p) for p in predict.default_images().values()])  # (3, 3, 224, 224)
+    assert len(set(predict.predict_probs(clf.model, x).argmax(dim=1).tolist())) == 3

@@ -449,11 +449,13 @@ def test_evaluate_decodes_and_places_no_training_image(data, tmp_path, monkeypat
     import miniplaces.cache as cache
     import miniplaces.device_data as device_data
     from miniplaces import main as mp_main
+    from miniplaces import custom_dataloader as loader
     from miniplaces.custom_dataloader import MiniPlacesLoader
 
     decoded, cached, placed, listed = [], [], [], []
-    imread, ensure, place, init = cv2.imread, cache.ensure_cache, device_data.place, MiniPlacesLoader.__init__
-    monkeypatch.setattr(cv2, "imread", lambda path, *a: decoded.append(str(path)) or imread(path, *a))
+    decode, ensure, place, init = loader.decode_image, cache.ensure_cache, device_data.place, MiniPlacesLoader.__init__
+    monkeypatch.setattr(loader, "decode_image", lambda data, path, *a: decoded.append(str(path)) or
+                        decode(data, path, *a))
     monkeypatch.setattr(cache, "ensure_cache", lambda root, split, *a, **k: cached.append(split) or
                         ensure(root, split, *a, **k))
     monkeypatch.setattr(device_data, "place", lambda images, device, **k: placed.append(len(images)) or
