@@ -105,6 +105,7 @@ if __name__ == "__main__":  # answer --help and reject bad flags before the heav
 from autoencoders.data import load_dataset  # noqa: E402
 from autoencoders.experiment import Experiment  # noqa: E402
 from autoencoders.figures import write_summary  # noqa: E402
+from autoencoders.utils import freeze_seeds  # noqa: E402,F401 (the starter defines it in main.py)
 
 
 def resolve(args: argparse.Namespace) -> tuple[list[str], list[str]]:

@@ -18,3 +18,20 @@ def default_data_path() -> Path:
 def default_source_root() -> Path:
     """Where torchvision datasets live: the course server mount, else ``data/``."""
     return SERVER_ROOT if SERVER_ROOT.is_dir() else Path("data")
+
+
+def add_cpu_flag(parser) -> None:
+    """The starter's ``-c/--cpu`` (its classifier.py and attack.py): run on the CPU."""
+    parser.add_argument("-c", "--cpu", action="store_true",
+                        help="run on the CPU (the course starter's flag; the same as --device cpu)")
+
+
+def apply_cpu_flag(args):
+    """``-c/--cpu`` sets ``--device cpu``; with another explicit device it is a contradiction."""
+    from common.errors import UserError
+
+    if getattr(args, "cpu", False):
+        if args.device not in ("auto", "cpu"):
+            raise UserError(f"-c/--cpu contradicts --device {args.device}; pass one of them")
+        args.device = "cpu"
+    return args
