@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=open_fraction, default=0.1, help="(default: 0.1)")
     p.add_argument("-j", "--workers", type=nonnegative_int, default=0, help="DataLoader workers (default: 0)")
     p.add_argument("--dry-run", action="store_true", help="tiny run: 1 epoch")
+    p.add_argument("--figures", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the confusion matrices and training curves (--no-figures: numbers only, for "
+                        "searches) (default: on)")
     rob = p.add_argument_group("robust training (the bonus)")
     rob.add_argument("--adv-train", choices=["none", "pgd", "trades"], default="none",
                      help="none, Madry PGD adversarial training, or TRADES (default: none)")
@@ -120,7 +123,7 @@ def build_model(args, train_vectors: torch.Tensor, num_classes: int, device) -> 
     return model
 
 
-def evaluate_best(loaders: dict, names: list[str], label: str, ctx) -> dict:
+def evaluate_best(loaders: dict, names: list[str], label: str, ctx, figures: bool = True) -> dict:
     """Reload model_best, report accuracies and draw the three confusion matrices."""
     best_path = ctx.run.models / "model_best.pth.tar"
     model = load_classifier(best_path, ctx.device)
@@ -130,10 +133,21 @@ def evaluate_best(loaders: dict, names: list[str], label: str, ctx) -> dict:
         acc = 100.0 * (pred == y).float().mean().item()
         metrics[f"{split}_acc"] = acc
         metrics[f"{split}_top_confusions"] = top_confusions(y, pred, names)
-        plot_confusion_matrix(y.numpy(), pred.numpy(), names, ctx.run.figure_path(f"confusion_{split}"),
-                              title=f"{split} confusion matrix (accuracy {acc:.2f}%)",
-                              caption=f"Rows: true class, columns: predicted; {split} split of {label}.")
+        metrics[f"{split}_errors"] = int((pred != y).sum())
+        if figures:
+            plot_confusion_matrix(y.numpy(), pred.numpy(), names, ctx.run.figure_path(f"confusion_{split}"),
+                                  title=f"{split} confusion matrix (accuracy {acc:.2f}%)",
+                                  caption=f"Rows: true class, columns: predicted; {split} split of {label}.")
     return metrics
+
+
+TRAINING_NAMES = {"none": "standard", "pgd": "PGD adversarial", "trades": "TRADES"}
+
+
+def _curve_point(record: dict) -> dict:
+    """One epoch of the history, the keys a convergence check reads (loss, accuracies, LR)."""
+    keys = ("epoch", "train_loss", "train_acc1", "val_loss", "val_acc1", "val_acc_robust", "lr")
+    return {k: record[k] for k in keys if k in record}
 
 
 @cli_main
@@ -171,12 +185,14 @@ def run(args, ctx, name: str, modul_dim: int) -> dict:
     if args.resume:
         trainer.resume(args.resume)
     history = trainer.fit()
-    metrics = {"data": label, "adv_train": args.adv_train, **trainer.final_metrics()}
+    metrics = {"data": label, "adv_train": args.adv_train, **trainer.final_metrics(),
+               "monitor": f"val_{monitor}", "history": [_curve_point(h) for h in history]}
     if ctx.dist.is_main:
-        metrics.update(evaluate_best(loaders, names, label, ctx))
-        plot_training_curves(history, ctx.run.figure_path("training_curves"),
-                             title=f"Functa classifier ({args.adv_train})",
-                             caption=f"Loss, accuracy and LR per epoch; data: {label}.")
+        metrics.update(evaluate_best(loaders, names, label, ctx, args.figures))
+        if args.figures:
+            plot_training_curves(history, ctx.run.figure_path("training_curves"),
+                                 title=f"Functa classifier ({TRAINING_NAMES[args.adv_train]} training)",
+                                 caption=f"Loss, accuracy and LR per epoch; data: {label}.")
         ctx.run.write_metrics(metrics)
         if not args.quiet:
             print(f"test accuracy {metrics['test_acc']:.2f}% (val {metrics['val_acc']:.2f}%; data: {label}); "

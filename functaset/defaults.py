@@ -7,6 +7,10 @@ COURSE_PATH = Path("/datasets/functaset")
 LOCAL_PATH = Path("data/functaset")
 SERVER_ROOT = Path("/datasets/cv_datasets/data")
 DEFAULT_EPSILONS = ["1e-6", "5e-6", "1e-5", "5e-5", "1e-4", "5e-4", "1e-3"]
+# The digits functaset's modulations are much larger than the course's (inner LR 1 instead of
+# 0.01; per-dimension std ~0.05), so breaking them needs larger bounds: the course sweep plus
+# larger ones (the handout allows added bounds), keys written as in the course sweep.
+DIGITS_EPSILONS = DEFAULT_EPSILONS + ["5e-3", "1e-2", "2e-2", "5e-2", "1e-1"]
 DEFAULT_RATIOS = (0.05, 0.1, 0.25, 0.5, 1.0)  # step size / epsilon candidates for the grid search
 
 
