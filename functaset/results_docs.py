@@ -100,6 +100,7 @@ def search_block(search: dict) -> str:
              " / ".join(pct(v) for v in r["val_by_seed"]), "**chosen**" if r == search["chosen"] else ""]
             for r in search["rows"]]
     c = search["chosen"]
+    ties = sum(r["val"] == c["val"] for r in search["rows"])
     return (f"{search['epochs']} epochs per run, seeds {seeds}; accuracy (%) of the best-validation epoch, mean "
             "over the seeds. Stage A: architecture x learning rate at batch 256 and dropout 0.2; stage B: batch "
             "size x dropout for stage A's winner. Rule: " + search["rule"] + ". Test accuracy was not computed "
@@ -107,7 +108,9 @@ def search_block(search: dict) -> str:
             + table(["stage", "model", "LR", "batch", "dropout", "train", "val (mean)", "val per seed", ""], rows)
             + f"\nChosen: {arch_label(c['arch'])}, LR {c['lr']:g}, batch {c['batch']}, dropout "
               f"{'-' if c['dropout'] is None else format(c['dropout'], 'g')} "
-              f"(`{' '.join(c['flags'])}`).\n")
+              f"(`{' '.join(c['flags'])}`); "
+              + ("no other configuration reaches its mean validation accuracy.\n" if ties == 1 else
+                 f"{ties - 1} other configuration(s) tie with it, and the first in the table was kept.\n"))
 
 
 def splits_block(clf: dict) -> str:
