@@ -94,9 +94,12 @@ def search_block(data: dict) -> str:
         rows = [[r["stage"], MODE_NAMES[r["mode"]], f"{r['lr']:g}", r["batch"], f"{r['dropout']:g}",
                  f"{r['train']:.1f}", f"{r['val']:.1f}"] for r in s["rows"]]
         chosen = s["chosen_lr"]
+        stage_a = [r["val"] for r in s["rows"] if r["stage"] == "A"]
+        ties = sum(v == max(stage_a) for v in stage_a)
         out.append(f"**{label}** (seed {s['seed']}; chosen: batch {s['chosen_batch']}, dropout "
                    f"{s['chosen_dropout']:g}, LR {chosen['guided']:g} joint / {chosen['selfsup']:g} autoencoder / "
-                   f"{chosen['contrastive']:g} SimCLR)\n\n"
+                   f"{chosen['contrastive']:g} SimCLR; {ties} of the {len(stage_a)} stage-A configurations tie at "
+                   "the best validation accuracy, and ties go to the first in the table)\n\n"
                    + table(["stage", "mode", "LR", "batch", "dropout", "train top-1", "val top-1"], rows))
     return "\n".join(out)
 
