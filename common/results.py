@@ -94,7 +94,8 @@ class ResultsDir:
         """``![caption](path)`` plus the caption in italics, the path relative to the doc's folder."""
         rel = os.path.relpath(self.figures / name, relative_to).replace(os.sep, "/")
         caption = self.caption(name)
-        return f"![{caption}]({rel})\n\n*{caption}*\n"
+        alt = caption.translate(str.maketrans("[]", "()"))  # brackets inside alt text would end the link early
+        return f"![{alt}]({rel})\n\n*{caption}*\n"
 
 
 def fmt(value: Any, digits: int = 4) -> str:

@@ -90,3 +90,16 @@ def test_results_main_quick_leaves_committed_results_and_docs_alone(tmp_path, mo
     assert not committed.path.exists() and "old" in doc.read_text()
     assert cr.results_main(["--docs-only"], **{**kwargs, "results": quick}) is quick
     assert "n = 3" in doc.read_text()
+
+
+def test_brackets_in_a_caption_keep_the_image_link_intact(tmp_path):
+    from common.plotting import plot_accuracy_vs_epsilon
+
+    src = plot_accuracy_vs_epsilon({"m": {0.1: 50.0}}, tmp_path / "run" / "a.png", title="t",
+                                   caption="MAE in [0, 1] pixel units; toy data")
+    res = ResultsDir(tmp_path / "folder" / "results")
+    res.add_figure(src)
+    doc = tmp_path / "folder" / "README.md"
+    doc.write_text(res.figure_markdown("a.png", doc.parent))
+    assert image_links(doc) == [(res.figures / "a.png").resolve()]
+    assert "*MAE in [0, 1] pixel units; toy data*" in doc.read_text()
