@@ -1,7 +1,7 @@
 """The main job: run every assignment on embedded offline data and write a report.
 
-    python scripts/demo.py            # full demo (under 10 minutes on 2 CPU cores)
-    python scripts/demo.py --quick    # smoke run (about 4 minutes)
+    python scripts/demo.py            # full demo (2-6 minutes on 2 CPU cores, depending on their load)
+    python scripts/demo.py --quick    # smoke run (under a minute on idle cores)
 
 Each stage writes run directories (metrics.json + figures/) under
 ``logs/demo/<timestamp>/``; ``REPORT.md`` there (and a copy at ``logs/demo/REPORT.md``)
