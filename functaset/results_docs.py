@@ -36,6 +36,11 @@ def pct(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def signed(value: float | None, digits: int = 2) -> str:
+    """``+0.37`` style, or a dash when a run was too short to measure it (fewer than 4 epochs)."""
+    return "–" if value is None else f"{value:+.{digits}f}"
+
+
 def bounds(attack: dict) -> list[str]:
     return sorted(attack["acc_by_eps"], key=float)
 
@@ -121,7 +126,7 @@ def splits_block(clf: dict) -> str:
 def convergence_block(clf: dict, fig) -> str:
     gain, longer = clf["plateau_gain"], clf["longer"]
     return (f"The kept model is the epoch with the best validation accuracy of {clf['epochs']}. Best validation "
-            f"accuracy of the last quarter of the epochs minus the best before it: {gain:+.2f} points "
+            f"accuracy of the last quarter of the epochs minus the best before it: {signed(gain)} points "
             f"(`plateau_gain`; 0 or less means validation had stopped improving). The same configuration "
             f"trained for {longer['epochs']} epochs reaches train / val {pct(longer['train_acc'])} / "
             f"{pct(longer['val_acc'])} % (against {pct(clf['train_acc'])} / {pct(clf['val_acc'])} %).\n\n"
@@ -190,7 +195,7 @@ def robust_block(attack: dict, robust: dict, fig) -> str:
     same = all(abs(attack[f"acc_by_eps{sfx}"][k] - attack[f"clean_acc{sfx}"]) < 1e-9 for _, sfx in models
                for k in small)
     conv = "; ".join(f"{k.upper() if k == 'pgd' else 'TRADES'}: {r['epochs']} epochs, best robust validation "
-                     f"accuracy {pct(r['best_val_acc_robust'], 1)} %, last-quarter gain {r['plateau_gain']:+.1f} "
+                     f"accuracy {pct(r['best_val_acc_robust'], 1)} %, last-quarter gain {signed(r['plateau_gain'], 1)} "
                      "points" for k, r in robust.items())
     return (table(head, rows)
             + f"\nAt the bounds {small[0]} to {small[-1]} every model "
