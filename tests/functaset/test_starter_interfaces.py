@@ -68,3 +68,14 @@ def test_cpu_flag_contradicting_device_is_one_line(course_folder, tmp_path, caps
         classifier_main(["-p", str(course_folder), "-c", "--device", "cuda", "--logdir", str(tmp_path / "x")])
     assert exc.value.code == 2 and "-c/--cpu contradicts --device cuda" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_attack_py_takes_the_starters_cpu_flag(course_folder, tmp_path, capsys):
+    from functaset.attack import build_parser, main as attack_main
+
+    assert build_parser().parse_args(["-m", "x", "-c"]).cpu
+    with pytest.raises(SystemExit) as exc:
+        attack_main(["-m", "x.pth.tar", "-p", str(course_folder), "-c", "--device", "cuda",
+                     "--logdir", str(tmp_path / "x")])
+    assert exc.value.code == 2 and "-c/--cpu contradicts --device cuda" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
