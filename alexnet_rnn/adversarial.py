@@ -63,6 +63,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from common.attacks import project  # noqa: E402
+from common.device import exact_fp32  # noqa: E402
 from common.io import atomic_write  # noqa: E402
 from common.modules import eval_mode  # noqa: E402
 from common.plotting import markdown_table, plot_table  # noqa: E402
@@ -135,6 +136,7 @@ def targeted_l1_attack(model: nn.Module, images: torch.Tensor, targets: torch.Te
     return AttackResult(adversarial, steps, done)
 
 
+@exact_fp32()  # a comparison of two kernels: full float32, not cuDNN's TF32 (common/device.py)
 def batched_vs_single(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, alpha: torch.Tensor,
                       **kwargs) -> list[dict]:
     """Attack as one batch and one example at a time: steps of both and the largest pixel difference."""

@@ -13,14 +13,12 @@ no ImageNet weights and no Penn Treebank: the JSON and every caption say so.
 """
 from __future__ import annotations
 
-import argparse
 import shlex
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import cli_main
-from common.results import ResultsDir, sync_docs, table
+from common.results import ResultsDir, results_main, results_parser, table
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -51,19 +49,8 @@ QUICK = Plan(attack=["--targets", "goldfish", "--max-steps", "10", "--lr", "0.1"
              windows=(5,))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="smoke run into logs/results_quick/ (docs untouched)")
-    mode.add_argument("--docs-only", action="store_true", help="only re-render the docs' blocks from results/")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--workdir", type=Path, default=None, help="run directories (default: logs/results/alexnet_rnn/)")
-    return p
-
-
 if __name__ == "__main__":  # answer --help and reject bad flags before the heavy imports below
-    build_parser().parse_args()
+    results_parser(__doc__.split("\n\n")[0]).parse_args()
 
 
 # ------------------------------------------------------------------ experiments
@@ -299,26 +286,8 @@ def _ffn(m: dict) -> str:
 # ------------------------------------------------------------------------ main
 @cli_main
 def main(argv=None) -> ResultsDir:
-    args = build_parser().parse_args(argv)
-    if args.docs_only:
-        changed = sync_docs(DOCS, blocks(RESULTS))
-        print(f"alexnet_rnn: docs changed: {', '.join(map(str, changed)) or 'none'}")
-        return RESULTS
-    from common.device import resolve_device
-
-    device = str(resolve_device(args.device))  # a bad --device fails before any work
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    kind = "results_quick" if args.quick else "results"
-    work = args.workdir or REPO / "logs" / kind / "alexnet_rnn" / stamp
-    target = ResultsDir(REPO / "logs" / kind / "alexnet_rnn" / stamp / "results") if args.quick else RESULTS
-    start = time.perf_counter()
-    run(target, Path(work), args.quick, device)
-    rendered = blocks(target)
-    if not args.quick:
-        changed = sync_docs(DOCS, rendered)
-        print(f"alexnet_rnn: docs changed: {', '.join(map(str, changed)) or 'none'}")
-    print(f"alexnet_rnn: results in {target.path} ({time.perf_counter() - start:.0f} s)")
-    return target
+    return results_main(argv, assignment="alexnet_rnn", description=__doc__.split("\n\n")[0], results=RESULTS,
+                        docs=DOCS, blocks=blocks, run=run)
 
 
 if __name__ == "__main__":

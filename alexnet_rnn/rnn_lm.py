@@ -215,8 +215,10 @@ def train_language_model(args, ctx, corpus: Corpus) -> tuple[RNNLM, Trainer, flo
     cfg = EngineConfig(epochs=args.epochs, clip_grad=args.clip_grad, print_freq=args.print_freq, quiet=args.quiet,
                        monitor="loss", monitor_mode="min", schedule=WARMUP_CONSTANT)
     arch = f"rnnlm_{args.model}_{args.level}_e{args.embed_size}_h{args.hidden_size}_l{args.num_layers}_v{vocab_size}"
-    trainer = Trainer(model, optimizer, BPTTWindows(corpus.train, args.batch_size, args.seq_length),
-                      BPTTWindows(corpus.valid, min(args.batch_size, 10), args.seq_length), ctx=ctx, cfg=cfg,
+    # The token ids (8 bytes a token) live on the device: a window is a slice there, not a copy per step.
+    train, valid = corpus.train.to(ctx.device), corpus.valid.to(ctx.device)
+    trainer = Trainer(model, optimizer, BPTTWindows(train, args.batch_size, args.seq_length),
+                      BPTTWindows(valid, min(args.batch_size, 10), args.seq_length), ctx=ctx, cfg=cfg,
                       step_fn=TBPTTStep(), eval_step_fn=TBPTTStep(), arch=arch, args=args,
                       epoch_metrics_fn=perplexities)
     if args.resume:

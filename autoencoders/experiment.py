@@ -77,7 +77,7 @@ class Experiment:
                        width=self.width)
 
     def head(self) -> nn.Module:
-        return classifier_head(self.args.latent_dim, len(self.data.class_names))
+        return classifier_head(self.args.latent_dim, len(self.data.class_names), dropout=self.args.dropout)
 
     def ckpt_args(self, stage: str, **extra) -> dict:
         return {**vars(self.args), "dataset": self.data.name, "stage": stage, "width": self.width, **extra}
@@ -111,7 +111,9 @@ class Experiment:
                 raise UserError(f"stage {trainer.run.path} was interrupted too; resume it with --resume {ckpt}")
             trainer.resume(self.args.resume)
         history = trainer.fit()
-        metrics = {**trainer.final_metrics(), "data": self.data.label}
+        key, direction = f"val_{trainer.cfg.monitor}", trainer.cfg.monitor_mode
+        metrics = {**trainer.final_metrics(), "data": self.data.label, "val_curve": [h.get(key) for h in history],
+                   "val_gain_last_quarter": plateau_gain(history, key, mode=direction)}  # ~0: trained to a plateau
         if self.ctx.dist.is_main and history and self.args.curves:
             plot_training_curves(history, trainer.run.figure_path("training_curves"), title=title,
                                  caption=f"Per-epoch loss/accuracy/LR of stage {trainer.arch}{note}; "
@@ -146,7 +148,7 @@ class Experiment:
         encoder, metrics = train_mode(out)
         metrics.update({"dataset": self.data.name, "mode": mode, "data": self.data.label,
                         "latent_dim": self.args.latent_dim, "width": self.width, "seconds": time.perf_counter() - t0})
-        if self.ctx.dist.is_main:
+        if self.ctx.dist.is_main and self.args.tsne_points:
             plot_tsne(encoder, self.plain("test"), self.ctx.device, out.figures, name=f"{self.data.name}_{mode}",
                       class_names=self.data.class_names, data_label=self.data.label,
                       max_points=self.args.tsne_points, seed=self.args.seed,

@@ -131,3 +131,32 @@ def seed_summary(runs: Sequence[dict], out_dir: Path) -> dict:
                title=f"Accuracy (%) per encoder, mean +- std over {len(runs)} seed(s)",
                caption=f"Top-1 accuracy (%) of the MLP head and of a linear probe per encoder; data: {data}.")
     return flat
+
+
+STAGE_PANELS = (  # (curve keys, y label, panel title)
+    (("selfsup_ae",), "val MAE (pixels)", "1.2.1 autoencoder"),
+    (("contrastive_contrastive",), "val positive retrieval top-1 (%)", "1.2.3 SimCLR pre-training"),
+    (("guided_joint",), "val top-1 (%)", "1.2.2 joint encoder + head"),
+    (("selfsup_clf", "contrastive_clf"), "val top-1 (%)", "heads on frozen encoders"),
+)
+CURVE_LABELS = {"selfsup_ae": "autoencoder", "contrastive_contrastive": "SimCLR", "guided_joint": "joint",
+                "selfsup_clf": "head on 1.2.1 encoder", "contrastive_clf": "head on 1.2.3 encoder"}
+
+
+def plot_stage_curves(curves: dict, path, *, dataset: str, data_label: str) -> Path:
+    """The monitored validation metric of every training stage per epoch (one panel per kind)."""
+    import matplotlib.pyplot as plt  # common.plotting has selected the Agg backend
+
+    fig, axes = plt.subplots(1, len(STAGE_PANELS), figsize=(4.0 * len(STAGE_PANELS), 3.4))
+    for ax, (keys, ylabel, title) in zip(axes, STAGE_PANELS):
+        for key in keys:
+            values = [np.nan if v is None else v for v in curves.get(key) or []]
+            ax.plot(range(1, len(values) + 1), values, "-o", ms=2, label=CURVE_LABELS[key])
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Validation curves of every training stage ({dataset}, seed 0)")
+    return save_figure(fig, path, "Per-epoch validation metric each stage monitors (cosine LR schedules); flat "
+                                  f"ends = trained to a plateau; data: {data_label}.")

@@ -23,8 +23,11 @@ CURVES = (("selfsup_test_acc1", "1.2.1 autoencoder + MLP head"), ("selfsup_probe
           ("guided_test_acc1", "1.2.2 jointly trained"))
 
 
-def sweep(out: Path, dims=DIMS, seeds=(0,), device: str = "auto") -> dict:
-    """Train both modes for every (h, seed); returns the flat metrics also written to ``out/metrics.json``."""
+def sweep(out: Path, dims=DIMS, seeds=(0,), device: str = "auto", flags=tuple(FLAGS)) -> dict:
+    """Train both modes for every (h, seed); returns the flat metrics also written to ``out/metrics.json``.
+
+    ``flags``: the schedule passed to ``autoencoders.main`` (default: the demo's digits schedule).
+    """
     import numpy as np
 
     from common.io import atomic_write_json, atomic_write_text
@@ -39,7 +42,7 @@ def sweep(out: Path, dims=DIMS, seeds=(0,), device: str = "auto") -> dict:
         for seed in seeds:
             for mode in ("selfsup", "guided"):
                 flat = main(["--mode", mode, "--dataset", "digits", "--latent-dim", str(h), "--seed", str(seed),
-                             "--device", device, "--quiet", "--logdir", str(out / f"h{h}_seed{seed}_{mode}"), *FLAGS])
+                             "--device", device, "--quiet", "--logdir", str(out / f"h{h}_seed{seed}_{mode}"), *flags])
                 results.setdefault((h, seed), {}).update({k[len("digits_"):]: v for k, v in flat.items()
                                                          if k.startswith("digits_")})
                 data = flat["data"]
@@ -56,6 +59,7 @@ def sweep(out: Path, dims=DIMS, seeds=(0,), device: str = "auto") -> dict:
     atomic_write_json(out / "metrics.json", flat)
     atomic_write_text(out / "latent_sweep.md", f"# Test accuracy (%) against latent dimension h (mean over "
                       f"{len(seeds)} seed(s))\n\ndata: {data}\n\n" + markdown_table(rows, list(rows[0])))
+    flat["rows"] = rows
     plot_sweep(flat, dims, out / "figures" / "latent_sweep.png", data, len(seeds))
     return flat
 
@@ -79,7 +83,7 @@ def plot_sweep(flat: dict, dims, path: Path, data: str, n_seeds: int) -> Path:
     ax.set_title("Digits: accuracy against latent dimension")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    return save_figure(fig, path, f"One new encoder per h (demo schedule), mean over {n_seeds} seed(s)"
+    return save_figure(fig, path, f"One new encoder per h (one schedule for every h), mean over {n_seeds} seed(s)"
                                   f"{', bars: std' if n_seeds > 1 else ''}; data: {data}.")
 
 

@@ -32,7 +32,7 @@ def contrastive_logits(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 
     self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))
     # View 1 of image k sits at row k, view 2 at row N + k: each is the other's positive.
-    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    targets = torch.cat([torch.arange(n, 2 * n, device=z.device), torch.arange(0, n, device=z.device)])
     return logits, targets
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common.cli import add_engine_args, nonnegative_float, positive_float, positive_int, run_context
+from common.cli import (add_engine_args, nonnegative_float, nonnegative_int, open_fraction, positive_float,
+                        positive_int, run_context)
 from common.errors import UserError, cli_main
 from common.io import read_json
 
@@ -72,6 +73,8 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
                        help="AdamW peak LR, joint model (default: 2e-3)")
     group.add_argument("--contrastive-lr", type=positive_float, default=2e-3,
                        help="AdamW peak LR, SimCLR (default: 2e-3)")
+    group.add_argument("--dropout", type=open_fraction, default=0.2,
+                       help="dropout of the classifier head, the same head on every encoder (default: 0.2)")
     group.add_argument("--weight-decay", type=nonnegative_float, default=5e-4,
                        help="AdamW weight decay (default: 5e-4)")
     group.add_argument("--clip-grad", type=nonnegative_float, default=5.0,
@@ -83,8 +86,8 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--temperature", type=positive_float, default=0.5, help="NT-Xent temperature (default: 0.5)")
     group.add_argument("--jitter", type=nonnegative_float, default=0.5,
                        help="colour-jitter strength of the views (0.5)")
-    group.add_argument("--tsne-points", type=positive_int, default=2000,
-                       help="test samples per t-SNE plot (default: 2000)")
+    group.add_argument("--tsne-points", type=nonnegative_int, default=2000,
+                       help="test samples per t-SNE plot; 0: no t-SNE (searches) (default: 2000)")
     group.add_argument("--curves", action=argparse.BooleanOptionalAction, default=True,
                        help="plot each stage's training curves (TensorBoard has them either way; default: on)")
     group.add_argument("-p", "--print-freq", type=positive_int, default=20, help="steps between host syncs / log lines")
@@ -105,6 +108,7 @@ if __name__ == "__main__":  # answer --help and reject bad flags before the heav
 from autoencoders.data import load_dataset  # noqa: E402
 from autoencoders.experiment import Experiment  # noqa: E402
 from autoencoders.figures import write_summary  # noqa: E402
+from autoencoders.utils import freeze_seeds  # noqa: E402,F401 (the starter defines it in main.py)
 
 
 def resolve(args: argparse.Namespace) -> tuple[list[str], list[str]]:

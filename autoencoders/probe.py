@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import torch
+
+from common.results import plateau_gain  # noqa: F401 (re-exported: the convergence check lives in common)
 
 PROBE_C = (0.01, 0.1, 1.0, 10.0)  # inverse L2 strengths tried; the best on validation is kept
 
@@ -38,16 +39,3 @@ def linear_probe(codes: dict[str, tuple[torch.Tensor, torch.Tensor]], Cs=PROBE_C
             best = (val, c, model)
     _, c, model = best
     return {**{f"probe_{s}_acc1": 100.0 * model.score(*data[s]) for s in ("train", "val", "test")}, "probe_C": c}
-
-
-def plateau_gain(history: list[dict], key: str = "val_acc1", last: float = 0.25) -> float | None:
-    """Best ``key`` over the last quarter of the epochs minus the best before it (percentage points).
-
-    About zero (or negative) means validation had stopped improving: the model was trained
-    to a plateau.  None when there are fewer than 4 epochs with ``key``.
-    """
-    values = np.array([h[key] for h in history if key in h])
-    tail = max(1, int(round(len(values) * last)))
-    if len(values) < 4:
-        return None
-    return float(values[-tail:].max() - values[:-tail].max())

@@ -1,4 +1,5 @@
-"""``plot_tsne``: the starter's helper, fixed (it never imported pyplot and wrote into the cwd).
+"""The starter's helpers: ``plot_tsne``, fixed (it never imported pyplot and wrote into the cwd),
+and ``freeze_seeds`` (defined in the starter's main.py; ``autoencoders.main`` re-exports it).
 
 It embeds an encoder's latent codes and the raw input pixels with t-SNE and draws both
 side by side, coloured by class with a class-name legend.  The starter's call
@@ -8,6 +9,7 @@ side by side, coloured by class with a class-name legend.  The starter's call
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 from typing import Sequence
 
@@ -15,10 +17,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from common.predict import collect  # noqa: E402
 from common.plotting import save_figure, scatter_tsne  # noqa: E402
+
+
+def freeze_seeds(seed: int = 0) -> None:
+    """The starter's ``freeze_seeds(args.seed)``: seed python's, numpy's and torch's generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 
 @torch.no_grad()

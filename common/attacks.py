@@ -34,6 +34,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .device import device_constant
 from .modules import eval_mode
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -42,7 +43,7 @@ MODES = ("untargeted", "targeted", "least_likely")
 
 def _per_sample(value: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Scalar or (N,) tensor -> tensor broadcastable against x: (N, 1, 1, ...)."""
-    value = torch.as_tensor(value, dtype=x.dtype, device=x.device)
+    value = _on_device(value, x)
     if value.ndim == 0:
         return value
     if value.shape != (x.shape[0],):
@@ -53,7 +54,15 @@ def _per_sample(value: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def _as_bound(bound, x: torch.Tensor) -> torch.Tensor | None:
     if bound is None:
         return None
-    return torch.as_tensor(bound, dtype=x.dtype, device=x.device)
+    return _on_device(bound, x)
+
+
+def _on_device(value, x: torch.Tensor) -> torch.Tensor:
+    """``value`` as a tensor of x's dtype on x's device; a Python number is filled in there (a tensor made
+    from host data would be copied with a host sync, every PGD call of a training step)."""
+    if isinstance(value, (int, float)):
+        return torch.full((), value, dtype=x.dtype, device=x.device)
+    return torch.as_tensor(value, dtype=x.dtype, device=x.device)
 
 
 def least_likely_labels(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -109,7 +118,7 @@ def pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, 
     x_adv = x.clone()
     if random_start:
         noise = torch.rand(x.shape, generator=generator, device=x.device if generator is None else "cpu")
-        x_adv = x_adv + (noise.to(x.device, x.dtype) * 2 - 1) * eps
+        x_adv = x_adv + (noise.to(x.device, x.dtype, non_blocking=True) * 2 - 1) * eps
     x_adv = project(x_adv, x, eps, lower, upper)
     with eval_mode(model):
         for _ in range(steps):
@@ -150,6 +159,12 @@ def normalized_box(mean, std, device=None, dtype=torch.float32) -> tuple[torch.T
     MiniPlaces inputs are normalised; clamping them to [0, 1] would destroy the images
     and fake a strong attack.  This is the box to clamp to instead.
     """
-    mean = torch.as_tensor(mean, dtype=dtype, device=device).view(1, -1, 1, 1)
-    std = torch.as_tensor(std, dtype=dtype, device=device).view(1, -1, 1, 1)
+    mean, std = (_constant(v, device, dtype).view(1, -1, 1, 1) for v in (mean, std))
     return (0 - mean) / std, (1 - mean) / std
+
+
+def _constant(values, device, dtype) -> torch.Tensor:
+    """Per-channel statistics on ``device``; Python sequences are copied there once (not per PGD step)."""
+    if isinstance(values, torch.Tensor):
+        return torch.as_tensor(values, dtype=dtype, device=device)
+    return device_constant(values, device or "cpu", dtype)

@@ -14,13 +14,18 @@ over the images, on all cores), several times faster than ``grid_sample`` there.
 Every sampler takes an optional ``generator`` (on the images' device) so a caller can
 seed each batch itself; without one, torch's global RNG is used.
 Images are float in [0, 1], shape (B, C, H, W), unless a function says otherwise.
+Nothing here waits for the GPU (no ``nonzero``, boolean masks, ``item()`` or constants
+copied from the host per call; :mod:`common.syncs`), so the host can queue batches ahead.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
+
+from .device import device_constant, exact_fp32
 
 
 def uniform(b: int, lo: float, hi: float, device, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -35,7 +40,7 @@ def coin(b: int, p: float, device, generator: torch.Generator | None = None) -> 
 
 def homogeneous(theta: torch.Tensor) -> torch.Tensor:
     """(B, 2, 3) affine matrices -> (B, 3, 3), so maps compose with ``@`` (one resampling, no double blur)."""
-    pad = torch.tensor([0.0, 0.0, 1.0], device=theta.device, dtype=theta.dtype).expand(theta.shape[0], 1, 3)
+    pad = device_constant([0.0, 0.0, 1.0], theta.device, theta.dtype).expand(theta.shape[0], 1, 3)
     return torch.cat([theta, pad], 1)
 
 
@@ -76,6 +81,9 @@ def affine_theta(b: int, device, degrees: float = 15.0, scale=(0.85, 1.1), trans
 INTERPOLATION_MODES = ("nearest", "bilinear", "bicubic")  # names of the indices in a ``modes`` tensor
 
 
+# Sampling grids are matrix products: in TF32 (10-bit mantissa; common/device.py) sampling points would move
+# by up to ~0.1 px on a 144 px image, so the geometry runs in full float32 whatever the training policy.
+@exact_fp32()
 def warp(images: torch.Tensor, theta: torch.Tensor, size: tuple[int, int] | None = None,
          padding_mode: str = "zeros", mode: str = "bilinear") -> torch.Tensor:
     """Resample every image through its own affine matrix into an output of ``size`` (default: the input's).
@@ -88,6 +96,25 @@ def warp(images: torch.Tensor, theta: torch.Tensor, size: tuple[int, int] | None
     out_hw = list(size) if size is not None else list(images.shape[2:])
     grid = F.affine_grid(theta.to(images.dtype), [b, c, *out_hw], align_corners=False)  # (B, h, w, 2)
     return F.grid_sample(images, grid, mode=mode, padding_mode=padding_mode, align_corners=False)
+
+
+@exact_fp32()
+def warp_per_sample_mode(images: torch.Tensor, theta: torch.Tensor, modes: torch.Tensor, size: tuple[int, int],
+                         padding_mode: str = "zeros") -> torch.Tensor:
+    """:func:`warp` with each image's own interpolation, ``modes`` (B,) indexing :data:`INTERPOLATION_MODES`.
+
+    Every mode resamples the whole batch and each image keeps its own mode's result
+    (``torch.where``): three ``grid_sample`` passes, and the host never waits.  Splitting the
+    batch by mode instead needs the indices of each mode's images (``nonzero``), a host sync
+    per mode that drains the GPU's queue (see ``python scripts/bench.py step`` for both costs).
+    """
+    b, c = images.shape[:2]
+    grid = F.affine_grid(theta.to(images.dtype), [b, c, *size], align_corners=False)  # (B, h, w, 2)
+    out = None
+    for m, name in enumerate(INTERPOLATION_MODES):
+        warped = F.grid_sample(images, grid, mode=name, padding_mode=padding_mode, align_corners=False)
+        out = warped if out is None else torch.where((modes == m).view(b, 1, 1, 1), warped, out)
+    return out
 
 
 def warp_opencv(images: torch.Tensor, theta: torch.Tensor, size: tuple[int, int], padding_mode: str = "zeros",
@@ -149,29 +176,38 @@ def scale_clip_normalize(images: torch.Tensor, factors: torch.Tensor, mean, std)
     colour scales (ones for none), so only the upper clip can bite.  Three in-place
     passes, no batch-sized temporaries (on a CPU those cost as much as the arithmetic).
     """
-    device = images.device
-    std = torch.as_tensor(std, device=device, dtype=images.dtype).view(1, -1, 1, 1)
-    mean = torch.as_tensor(mean, device=device, dtype=images.dtype).view(1, -1, 1, 1)
+    std = device_constant(std, images.device, images.dtype).view(1, -1, 1, 1)
+    mean = device_constant(mean, images.device, images.dtype).view(1, -1, 1, 1)
     images.mul_(factors[:, :, None, None] / (255 * std)).sub_(mean / std)
     return torch.minimum(images, (1 - mean) / std, out=images)  # min(y, 1) - m == min(y - m, 1 - m)
 
 
 def _gray(images: torch.Tensor) -> torch.Tensor:
     """ITU-R 601 luma, (B, 1, H, W)."""
-    weights = torch.tensor([0.299, 0.587, 0.114], device=images.device, dtype=images.dtype)
+    weights = device_constant([0.299, 0.587, 0.114], images.device, images.dtype)
     return (images * weights.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+
+
+RGB_TO_YIQ = ((0.299, 0.587, 0.114), (0.596, -0.274, -0.322), (0.211, -0.523, 0.312))
+
+
+@functools.cache
+def _yiq_to_rgb() -> tuple:
+    """The float32 inverse of :data:`RGB_TO_YIQ`, inverted once on the host (``torch.linalg.inv``
+    checks for a singular matrix, which on a GPU is a sync)."""
+    return tuple(map(tuple, torch.linalg.inv(torch.tensor(RGB_TO_YIQ)).tolist()))
 
 
 def _hue_matrices(shift: torch.Tensor) -> torch.Tensor:
     """(B, 3, 3) RGB matrices rotating hue by ``shift`` turns (a rotation of the YIQ chroma plane)."""
-    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
-                          device=shift.device)
+    to_yiq = device_constant(RGB_TO_YIQ, shift.device)
+    from_yiq = device_constant(_yiq_to_rgb(), shift.device)
     angle = shift * 2 * math.pi
     rot = torch.zeros(len(shift), 3, 3, device=shift.device)
     rot[:, 0, 0] = 1
     rot[:, 1, 1], rot[:, 1, 2] = angle.cos(), -angle.sin()
     rot[:, 2, 1], rot[:, 2, 2] = angle.sin(), angle.cos()
-    return torch.linalg.inv(to_yiq) @ rot @ to_yiq
+    return from_yiq @ rot @ to_yiq
 
 
 def color_jitter(images: torch.Tensor, strength: float = 0.5, p: float = 0.8, gray_p: float = 0.2,

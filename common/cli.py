@@ -2,7 +2,7 @@
 
     parser = argparse.ArgumentParser(...)
     parser.add_argument("-b", "--batch-size", type=positive_int, default=64)
-    add_engine_args(parser)                  # --device --seed --logdir --amp/--no-amp --quiet
+    add_engine_args(parser)                  # --device --seed --logdir --amp/--no-amp --quiet, --compile ...
     args = parser.parse_args()
     with run_context(args, "miniplaces") as ctx:   # device, precision, seeds, DDP, run dir, config.json
         trainer = Trainer(model, optimizer, train, val, ctx=ctx, cfg=...)
@@ -81,10 +81,32 @@ def add_engine_args(parser: argparse.ArgumentParser, *, training: bool = True, r
         group.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                            help="mixed precision on CUDA (bf16 if supported, else fp16 + GradScaler); "
                                 "no effect on CPU (default: on)")
+        add_speed_args(group)
     if resume:
         group.add_argument("--resume", default="", metavar="PATH",
                            help="checkpoint to continue from (exact epoch/step, optimizer, scheduler, RNG); "
                                 "continues in the checkpoint's own run directory, or in a new --logdir")
+
+
+COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")  # torch.compile backends --compile accepts
+
+
+def add_speed_args(group) -> None:
+    """The engine's opt-in speed flags (training scripts; all recorded in config.json)."""
+    group.add_argument("--compile", nargs="?", const="inductor", default=None, choices=COMPILE_BACKENDS,
+                       metavar="BACKEND",
+                       help="torch.compile the model, on any device; BACKEND inductor (the default: generates "
+                            "kernels, needs a C++ compiler), aot_eager or eager (trace only, to debug). The first "
+                            "training step and the first evaluation batch compile, and the log says how long "
+                            "that took; checkpoints hold the plain model's weights (default: off)")
+    group.add_argument("--channels-last", action="store_true",
+                       help="channels-last (NHWC) memory format for the model and its 4-D float inputs, on any "
+                            "device; only for models with 2-D convolutions (nn.Conv2d), where cuDNN runs faster "
+                            "in it (default: off)")
+    group.add_argument("--tf32", action=argparse.BooleanOptionalAction, default=True,
+                       help="TF32 tensor cores for float32 matmuls and cuDNN convolutions on GPUs that have them "
+                            "(Ampere and newer: 10-bit mantissa, several times faster); --no-tf32 keeps full "
+                            "float32. No effect on CPU (default: on)")
 
 
 def demo_parser(description: str, *, out_help: str, quick_help: str) -> argparse.ArgumentParser:
@@ -109,7 +131,8 @@ def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.Pat
     :meth:`RunDir.create`.  ``epochs`` (the ``--epochs`` the run trains to) and ``arch`` (the model
     it builds) let :func:`common.runctx.check_resume` refuse more before anything is written.
     """
-    from .device import choose_precision, resolve_device, seed_everything
+    from .device import choose_precision, compile_problem, resolve_device, seed_everything, set_tf32
+    from .errors import UserError
     from .distributed import cleanup_distributed, init_distributed
     from .rundir import RunDir
 
@@ -119,15 +142,22 @@ def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.Pat
         resume = os.fspath(check_resume(resume, assignment, logdir=getattr(args, "logdir", None),
                                         resume_run=resume_run, epochs=epochs, arch=arch))
     device = resolve_device(getattr(args, "device", "auto"))
+    backend = getattr(args, "compile", None)
+    problem = compile_problem(backend, device) if backend else None
+    if problem:
+        raise UserError(problem)
     dist_info, device = init_distributed(device)
     seed_everything(getattr(args, "seed", 0))  # same seed on every rank: identical initial weights
     precision = choose_precision(device, amp=getattr(args, "amp", False))
+    tf32 = device.type == "cuda" and getattr(args, "tf32", None) is not None
+    if tf32:
+        set_tf32(args.tf32)  # the training policy (common/device.py); comparisons use exact_fp32()
     try:
         run = RunDir.create(assignment, getattr(args, "logdir", None), resume=resume, resume_run=resume_run,
                             writes=write and dist_info.is_main)
         try:
             run.write_config(args, device, {"assignment": assignment, "precision": precision.name,
-                                            "world_size": dist_info.world_size})
+                                            "world_size": dist_info.world_size, "tf32": bool(tf32 and args.tf32)})
         except BaseException:
             run.discard_failed_start()
             raise
@@ -137,33 +167,41 @@ def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.Pat
     if dist_info.is_main and not getattr(args, "quiet", False):
         print(f"run directory: {run.path}  device: {device}  precision: {precision.name}"
               + (f"  world size: {dist_info.world_size}" if dist_info.enabled else ""), flush=True)
-    return RunContext(device, precision, dist_info, run)
+    return RunContext(device, precision, dist_info, run, compile=backend,
+                      channels_last=bool(getattr(args, "channels_last", False)))
 
 
 @contextlib.contextmanager
 def run_context(args: argparse.Namespace, assignment: str, *, resume: str | os.PathLike | None | object = FROM_ARGS,
                 write: bool = True, resume_run: str | os.PathLike | None = None, epochs: int | None = None,
                 arch: str | None = None) -> Iterator[RunContext]:
-    """``with run_context(args, "name") as ctx:``: :func:`setup_run`, then :meth:`RunContext.close` on any exit.
+    """``with run_context(args, "name") as ctx:``: :func:`setup_run`, then :meth:`RunContext.close` on any exit
+    (and the TF32 settings the run changed are put back: a notebook or test goes on as before).
 
     A run that fails (an error, a stop signal) before writing anything of its own leaves nothing behind:
     the files its start wrote and the directories it created are removed
     (:meth:`common.rundir.RunDir.discard_failed_start`).
     """
+    from .device import restore_tf32, tf32_state
     from .signals import stop_state
 
-    ctx = setup_run(args, assignment, resume=resume, write=write, resume_run=resume_run, epochs=epochs, arch=arch)
+    before = tf32_state()
     try:
-        yield ctx
-    except BaseException:
-        stop_state.stopping = True  # on the way out: a stop signal must not cut the clean-up short
+        ctx = setup_run(args, assignment, resume=resume, write=write, resume_run=resume_run, epochs=epochs,
+                        arch=arch)
         try:
-            ctx.close()
-        finally:
-            if ctx.run is not None:
-                ctx.run.discard_failed_start()
-        raise
-    ctx.close()
+            yield ctx
+        except BaseException:
+            stop_state.stopping = True  # on the way out: a stop signal must not cut the clean-up short
+            try:
+                ctx.close()
+            finally:
+                if ctx.run is not None:
+                    ctx.run.discard_failed_start()
+            raise
+        ctx.close()
+    finally:
+        restore_tf32(before)
 
 
 def run_main(argv: list[str] | None, build_parser: Callable[[], argparse.ArgumentParser], assignment: str,

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
-from .device import seed_worker
+from .device import seed_worker, to_device_async
 from .distributed import DistInfo, ShardedSampler
 from .errors import UserError
 
@@ -139,19 +139,27 @@ class DeviceBatches:
         self.sampler = ShardedSampler(len(y), batch_size, shuffle=True, seed=seed, rank=info.rank,
                                       world_size=info.world_size, drop_last=len(y) > batch_size) if train else None
         self.eval_index = torch.arange(info.rank, len(y), info.world_size)
+        self._prepared: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
         if self.sampler is not None:
             self.sampler.set_epoch(epoch, skip_batches)
+        self._prepared = self._epoch_index()  # before the epoch's first batch: not part of a training step
+
+    def _epoch_index(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This epoch's sample order on the host and on the labels' device (one copy, without a sync)."""
+        host = torch.tensor(list(self.sampler), dtype=torch.int64) if self.sampler is not None else self.eval_index
+        return host, to_device_async(host, self.y.device)
+
+    def _take_epoch_index(self) -> tuple[torch.Tensor, torch.Tensor]:
+        prepared, self._prepared = self._prepared, None
+        return prepared if prepared is not None else self._epoch_index()
 
     def __len__(self) -> int:
         n = len(self.sampler) if self.sampler is not None else len(self.eval_index)
         return math.ceil(n / self.local_batch)
 
     def __iter__(self):
-        if self.sampler is not None:
-            index = torch.tensor(list(self.sampler), dtype=torch.int64)  # once per epoch
-        else:
-            index = self.eval_index
-        for chunk in index.to(self.x.device).split(self.local_batch):
+        _, index = self._take_epoch_index()
+        for chunk in index.split(self.local_batch):  # indices on the device: batches are gathered there
             yield (*self.transform(self.x[chunk]), self.y[chunk])

@@ -73,7 +73,7 @@ class EngineConfig:
     topk: tuple[int, ...] = (1, 5)
     monitor: str = "acc1"              # validation metric that picks model_best
     monitor_mode: str = "max"          # "max" or "min"
-    channels_last: bool = False        # only honoured on CUDA, for 4-D inputs
+    channels_last: bool = False        # a script's hint, honoured on CUDA only (--channels-last: every device)
     schedule: Schedule = WARMUP_COSINE  # step -> LR factor over warmup_epochs/epochs (common/schedule.py)
 
 
@@ -163,7 +163,12 @@ class Trainer:
         self.device, self.precision, self.dist = ctx.device, ctx.precision, ctx.dist
         self.run = run if run is not None else ctx.run
         self.arch, self.model_config = arch, model_config
-        self.channels_last = self.cfg.channels_last and self.device.type == "cuda"
+        if ctx.channels_last and not any(isinstance(m, nn.Conv2d) for m in model.modules()):
+            raise UserError(f"--channels-last changes the memory layout of 2-D convolutions' inputs, and "
+                            f"{type(model).__name__} has no nn.Conv2d: it would change nothing; drop --channels-last")
+        self.channels_last = ctx.channels_last or (self.cfg.channels_last and self.device.type == "cuda")
+        self.compile = ctx.compile
+        self._first_calls = {"training step", "evaluation batch"} if self.compile else set()
         self.model = self._prepare_model(model)
         self.optimizer = optimizer
         self.train_loader, self.val_loader = train_loader, val_loader
@@ -190,11 +195,23 @@ class Trainer:
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        if self.compile:  # compiles lazily, at the first call (timed by _first_call)
+            model = torch.compile(model, backend=self.compile)
         return model
+
+    def _first_call(self, what: str) -> float | None:
+        """With --compile, the first training step and evaluation batch compile: their start time, else None."""
+        return time.perf_counter() if what in self._first_calls else None
+
+    def _first_call_done(self, what: str, start: float | None) -> None:
+        if start is not None:  # host time: compiling runs on the host, before the kernels are queued
+            self._first_calls.discard(what)
+            self.log(f"torch.compile ({self.compile}): the first {what} took {time.perf_counter() - start:.1f} s "
+                     "(compilation included; later calls reuse the compiled code)")
 
     @property
     def module(self) -> nn.Module:
-        """The bare model (without a DDP wrapper): what checkpoints store."""
+        """The bare model (without torch.compile and DDP wrappers): what checkpoints store."""
         return unwrap(self.model)
 
     @property
@@ -358,10 +375,12 @@ class Trainer:
                        total=remaining, initial=0)
         step = skip
         for batch in bar:
+            started = self._first_call("training step")
             batch = move_to(batch, self.device, self.channels_last)
             with self.precision.autocast():
                 out = self.step_fn(self.model, batch)
             self._backward_step(out.loss)
+            self._first_call_done("training step", started)
             self._accumulate(meters, out, batch)
             step += 1
             global_step = epoch * self.steps_per_epoch + step
@@ -410,9 +429,11 @@ class Trainer:
         meters = MetricSums(self.device)
         with eval_mode(self.model):
             for batch in progress(loader, desc=desc, quiet=self.cfg.quiet or not self.dist.is_main):
+                started = self._first_call("evaluation batch")
                 batch = move_to(batch, self.device, self.channels_last)
                 with self.precision.autocast():
                     out = step_fn(self.model, batch)
+                self._first_call_done("evaluation batch", started)
                 self._accumulate(meters, out, batch)
         avg = meters.reduced().averages()
         avg.pop("nonfinite", None)

@@ -1,4 +1,4 @@
-"""Small helpers on ``nn.Module`` that every assignment needs: eval mode and DDP unwrapping."""
+"""Small helpers on ``nn.Module`` that every assignment needs: eval mode and DDP/compile unwrapping."""
 from __future__ import annotations
 
 import contextlib
@@ -20,10 +20,12 @@ def eval_mode(model: nn.Module):
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The bare model inside a DDP (or DataParallel) wrapper; the model itself otherwise.
+    """The bare model inside ``torch.compile`` and DDP (or DataParallel) wrappers; the model itself otherwise.
 
     Extra forward passes (an attack's inner loop) go through the bare model, so DDP's
-    gradient hooks fire once per step; checkpoints store the bare model's weights.
+    gradient hooks fire once per step; checkpoints store the bare model's weights (without
+    the ``_orig_mod.`` prefix a compiled module adds to every key).
     """
+    model = getattr(model, "_orig_mod", model)  # torch.compile's OptimizedModule
     wrappers = (nn.parallel.DistributedDataParallel, nn.DataParallel)
     return model.module if isinstance(model, wrappers) else model

@@ -17,21 +17,37 @@ Each assignment's ``results.py`` renders its blocks from the committed JSON alon
 experiments, writes the JSON and figures, then rewrites the blocks in place, and
 ``tests/test_results_docs.py`` re-renders every block from the committed JSON and fails
 on any difference, so a number in the docs cannot drift from the files.
+
+The module contract (``scripts/results.py`` runs every module that exists)::
+
+    RESULTS = ResultsDir(Path(__file__).parent / "results")
+    DOCS = [<assignment>/ANSWERS.md, <assignment>/README.md]
+    def blocks(results=RESULTS) -> dict[str, str]
+    def main(argv=None)        # usually: return results_main(argv, ...) (flags below)
+
+:func:`results_main` gives every module the same flags: ``--docs-only`` re-renders the
+blocks from the committed JSON; ``--quick`` is a smoke run into ``logs/results_quick/``
+that never touches the committed results or the docs; ``--device``.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import platform
 import re
-import shutil
+import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
 from .io import atomic_write, atomic_write_json, atomic_write_text, read_json
 
 _BLOCK = re.compile(r"<!-- results:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /results:(?P=name) -->", re.S)
 MAX_FIGURE_BYTES = 400_000  # a committed PNG above this is a sign of a figure saved at the wrong size
+MAX_RESULTS_BYTES = 10_000_000  # every <assignment>/results/ of the repository together
+ASSIGNMENTS = ("miniplaces", "functaset", "autoencoders", "alexnet_rnn")
+REPO = Path(__file__).resolve().parent.parent
 
 
 class ResultsDir:
@@ -59,7 +75,7 @@ class ResultsDir:
         if not caption:
             raise ValueError(f"figure {source} has no caption: every committed figure says what data it shows")
         target = self.figures / name
-        atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
+        atomic_write(target, lambda tmp: compress_png(source, tmp))
         captions = read_json(self.figures / "captions.json", {}) or {}
         captions[name] = caption
         atomic_write_json(self.figures / "captions.json", captions)
@@ -71,11 +87,15 @@ class ResultsDir:
             raise UserError(f"figure {self.figures / name} has no caption in captions.json; regenerate the results")
         return captions[name]
 
+    def figure_names(self) -> list[str]:
+        return sorted((read_json(self.figures / "captions.json", {}) or {}))
+
     def figure_markdown(self, name: str, relative_to: str | os.PathLike) -> str:
         """``![caption](path)`` plus the caption in italics, the path relative to the doc's folder."""
         rel = os.path.relpath(self.figures / name, relative_to).replace(os.sep, "/")
         caption = self.caption(name)
-        return f"![{caption}]({rel})\n\n*{caption}*\n"
+        alt = caption.translate(str.maketrans("[]", "()"))  # brackets inside alt text would end the link early
+        return f"![{alt}]({rel})\n\n*{caption}*\n"
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -158,3 +178,133 @@ def image_links(doc: str | os.PathLike) -> list[Path]:
 
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True)
+
+
+# ------------------------------------------------------------------ convergence
+def plateau_gain(history: Sequence[Mapping[str, float]], key: str = "val_acc1", last: float = 0.25,
+                 mode: str = "max") -> float | None:
+    """How much the last quarter of the epochs improved ``key`` over the best before it.
+
+    ``mode="max"`` (accuracies): best of the last quarter minus best before; ``"min"`` (losses,
+    errors): best before minus best of the last quarter.  About zero (or negative) means
+    validation had stopped improving: the model was trained to a plateau.  None when there
+    are fewer than 4 epochs with ``key``.
+    """
+    values = [h[key] for h in history if h.get(key) is not None]
+    if len(values) < 4:
+        return None
+    tail = max(1, int(round(len(values) * last)))
+    if mode == "min":
+        return float(min(values[:-tail]) - min(values[-tail:]))
+    return float(max(values[-tail:]) - max(values[:-tail]))
+
+
+# ----------------------------------------------------------------------- figures
+def compress_png(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Write ``source`` as a palette PNG (256 adaptive colours, zlib level 9): a committed plot
+    at a third of matplotlib's RGBA size, indistinguishable to read."""
+    from PIL import Image
+
+    with Image.open(source) as img:
+        rgb = img.convert("RGB")
+    rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, format="PNG", optimize=True)
+
+
+def figure_problems(path: str | os.PathLike, max_bytes: int = MAX_FIGURE_BYTES) -> list[str]:
+    """Why ``path`` is not a usable committed figure (missing, not a PNG, one colour, too big); [] if fine."""
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file():
+        return [f"{path}: missing"]
+    problems = []
+    if path.stat().st_size > max_bytes:
+        problems.append(f"{path}: {path.stat().st_size:,} bytes > {max_bytes:,}")
+    try:
+        with Image.open(path) as img:
+            kind = img.format
+            extrema = img.convert("RGB").getextrema()  # ((min, max) per channel)
+    except OSError as err:
+        return problems + [f"{path}: unreadable image ({err})"]
+    if kind != "PNG":
+        problems.append(f"{path}: a {kind} file, not a PNG")
+    if all(lo == hi for lo, hi in extrema):
+        problems.append(f"{path}: blank (every pixel the same colour)")
+    return problems
+
+
+def tree_bytes(paths: Iterable[str | os.PathLike]) -> int:
+    """Bytes of every file under the given folders."""
+    return sum(f.stat().st_size for p in map(Path, paths) if p.is_dir() for f in p.rglob("*") if f.is_file())
+
+
+def existing_modules(repo: str | os.PathLike = REPO) -> list[str]:
+    """The assignments that have a ``results.py`` (in :data:`ASSIGNMENTS` order)."""
+    return [name for name in ASSIGNMENTS if (Path(repo) / name / "results.py").is_file()]
+
+
+# -------------------------------------------------------------- the shared main
+def results_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true",
+                      help="smoke run on tiny sizes into logs/results_quick/ (the committed results and the docs "
+                           "are not touched)")
+    mode.add_argument("--docs-only", action="store_true",
+                      help="run nothing: re-render the docs' generated blocks from the committed results")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--workdir", default=None,
+                        help="where the runs' checkpoints and logs go (default: logs/results/<assignment>/<time>/)")
+    return parser
+
+
+def results_main(argv, *, assignment: str, description: str, results: ResultsDir, docs: Sequence[Path],
+                 blocks: Callable[[ResultsDir], Mapping[str, str]],
+                 run: Callable[[ResultsDir, Path, bool, str], None]) -> ResultsDir:
+    """Parse the shared flags, run the experiments (``run(results, workdir, quick, device)``),
+    check the figures, write ``run.json`` (command, seconds, machine) and sync the docs."""
+    args = results_parser(description).parse_args(argv)
+    if args.docs_only:
+        changed = sync_docs(docs, blocks(results))
+        print(f"{assignment}: re-rendered blocks; changed: {', '.join(map(str, changed)) or 'nothing'}")
+        return results
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    target = ResultsDir(REPO / "logs" / "results_quick" / assignment / stamp / "results") if args.quick else results
+    workdir = Path(args.workdir or REPO / "logs" / ("results_quick" if args.quick else "results") / assignment / stamp)
+    workdir.mkdir(parents=True, exist_ok=True)
+    from .device import resolve_device
+
+    device = str(resolve_device(args.device))  # a bad --device fails before any work
+    t0, load0 = time.perf_counter(), _load_average()
+    run(target, workdir, args.quick, device)
+    meta = {"command": f"python -m {assignment}.results" + (" --quick" if args.quick else ""),
+            "seconds": round(time.perf_counter() - t0, 1), "device": device, "cpus": os.cpu_count(),
+            "load_average_start": load0, "load_average_end": _load_average(), "machine": platform.machine(),
+            "python": platform.python_version(), "torch": _torch_version()}
+    target.write_json("run", meta)
+    problems = [p for name in target.figure_names() for p in figure_problems(target.figures / name)]
+    if problems:
+        raise UserError("bad figures: " + "; ".join(problems))
+    rendered = blocks(target)
+    if args.quick:
+        atomic_write_text(target.path / "blocks.md", "\n".join(f"## {k}\n\n{v}" for k, v in rendered.items()))
+        print(f"{assignment}: quick results in {target.path} (docs untouched); {meta['seconds']:.0f} s")
+    else:
+        changed = sync_docs(docs, rendered)
+        print(f"{assignment}: results in {target.path}; docs changed: {', '.join(map(str, changed)) or 'none'}; "
+              f"{meta['seconds']:.0f} s")
+    return target
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__

@@ -30,15 +30,19 @@ if TYPE_CHECKING:
 
 @dataclass
 class RunContext:
-    """Everything a run decided once: device, precision, DDP membership, run directory."""
+    """Everything a run decided once: device, precision, DDP membership, run directory, and the
+    engine's opt-in speed flags (``compile``: a torch.compile backend or None; ``channels_last``)."""
 
     device: torch.device
     precision: Precision
     dist: DistInfo
     run: RunDir | None = None
+    compile: str | None = None
+    channels_last: bool = False
 
     @classmethod
-    def local(cls, device: str | torch.device = "cpu", run: RunDir | None = None, amp: bool = False) -> "RunContext":
+    def local(cls, device: str | torch.device = "cpu", run: RunDir | None = None, amp: bool = False, *,
+              compile: str | None = None, channels_last: bool = False) -> "RunContext":
         """A single-process context without seeding or config.json (tests, notebooks)."""
         import torch
 
@@ -46,7 +50,7 @@ class RunContext:
         from .distributed import DistInfo
 
         device = torch.device(device)
-        return cls(device, choose_precision(device, amp=amp), DistInfo(), run)
+        return cls(device, choose_precision(device, amp=amp), DistInfo(), run, compile, channels_last)
 
     def close(self) -> None:
         """Close TensorBoard and leave the DDP process group (what every run does on exit)."""

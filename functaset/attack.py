@@ -21,7 +21,7 @@ from pathlib import Path
 from common.cli import add_engine_args, positive_float, positive_int, run_context
 from common.errors import UserError, cli_main
 
-from functaset.defaults import DEFAULT_EPSILONS, DEFAULT_RATIOS, default_data_path
+from functaset.defaults import DEFAULT_EPSILONS, DEFAULT_RATIOS, add_cpu_flag, apply_cpu_flag, default_data_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", nargs="*", default=[], metavar="LABEL=PATH",
                    help="more classifiers (e.g. robust ones) attacked over the same sweep and plotted together")
     p.add_argument("--limit", type=positive_int, default=None, help="attack only the first N test vectors (quick runs)")
+    add_cpu_flag(p)
     add_engine_args(p, training=False)
     return p
 
@@ -235,7 +236,7 @@ def flat_metrics(res: dict, prefix: str = "") -> dict:
 
 @cli_main
 def main(argv=None) -> dict:
-    args = build_parser().parse_args(argv)
+    args = apply_cpu_flag(build_parser().parse_args(argv))
     bounds = parse_bounds(args.epsilons + ([args.cm_epsilon] if args.cm_epsilon else []))
     compare = dict(item.split("=", 1) if "=" in item else (Path(item).stem, item) for item in args.compare)
     name = args.name or detect_name(args.data_path)

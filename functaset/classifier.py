@@ -2,6 +2,7 @@
 
     python -m functaset.classifier -p /datasets/functaset
     python -m functaset.classifier -p data/functaset_digits --epochs 30
+    python -m functaset.classifier -p /datasets/functaset --model vanilla -c   # the starter's linear baseline, CPU
     python -m functaset.classifier -p /datasets/functaset --adv-train pgd --train-eps 1e-4 \\
         --init-from logs/functaset/exp_X/models/model_best.pth.tar
 
@@ -16,9 +17,9 @@ import argparse
 
 from common.cli import (add_engine_args, nonnegative_float, nonnegative_int, open_fraction, positive_float,
                         positive_int, run_context)
-from common.errors import cli_main
+from common.errors import UserError, cli_main
 
-from functaset.defaults import default_data_path
+from functaset.defaults import add_cpu_flag, apply_cpu_flag, default_data_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,16 +36,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="linear warmup epochs before cosine (default: 2)")
     p.add_argument("--clip-grad", type=nonnegative_float, default=1.0,
                    help="max gradient norm, 0 disables (default: 1)")
+    p.add_argument("--model", choices=["mlp", "vanilla"], default="mlp",
+                   help="mlp (ours, sized by --hidden/--depth) or vanilla (the starter's VanillaClassifier: one "
+                        "Linear layer on the raw vector; no dropout or noise) (default: mlp)")
     p.add_argument("--hidden", type=positive_int, default=1024, help="MLP width (default: 1024)")
     p.add_argument("--depth", type=nonnegative_int, default=3, help="hidden blocks (default: 3)")
     p.add_argument("--dropout", type=open_fraction, default=0.2, help="dropout after each block (default: 0.2)")
     p.add_argument("--input-dropout", type=open_fraction, default=0.1,
                    help="dropout on the input vector (default: 0.1)")
-    p.add_argument("--noise", type=nonnegative_float, default=0.1,
-                   help="training noise in standard deviations of each dimension (default: 0.1)")
+    p.add_argument("--noise", type=nonnegative_float, default=None,
+                   help="training noise in standard deviations of each dimension (default: 0.1; "
+                        "0 with --model vanilla, which has no per-dimension statistics)")
     p.add_argument("--label-smoothing", type=open_fraction, default=0.1, help="(default: 0.1)")
     p.add_argument("-j", "--workers", type=nonnegative_int, default=0, help="DataLoader workers (default: 0)")
     p.add_argument("--dry-run", action="store_true", help="tiny run: 1 epoch")
+    p.add_argument("--figures", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the confusion matrices and training curves (--no-figures: numbers only, for "
+                        "searches) (default: on)")
     rob = p.add_argument_group("robust training (the bonus)")
     rob.add_argument("--adv-train", choices=["none", "pgd", "trades"], default="none",
                      help="none, Madry PGD adversarial training, or TRADES (default: none)")
@@ -57,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     rob.add_argument("--init-from", default=None, metavar="PATH",
                      help="warm start from a classifier checkpoint (e.g. a standard model_best.pth.tar)")
     add_engine_args(p, resume=True)
+    add_cpu_flag(p)
     return p
 
 
@@ -70,7 +79,7 @@ from common.engine import EngineConfig, Trainer, classification_step  # noqa: E4
 from common.plotting import plot_confusion_matrix, plot_training_curves  # noqa: E402
 from common.predict import collect  # noqa: E402
 
-from functaset.models import ARCH, FunctaMLP, load_classifier  # noqa: E402
+from functaset.models import ARCH, FunctaMLP, VanillaClassifier, load_classifier  # noqa: E402,F401 (starter name)
 from functaset.robust import adversarial_step, ramp, robust_eval_step, standard_step  # noqa: E402
 from functaset.utils import (class_names, data_label, detect_name, get_fmnist_functa, read_info,  # noqa: E402
                              top_confusions)
@@ -101,10 +110,13 @@ def predict(model, loader, device, batch_size: int = 4096) -> tuple[torch.Tensor
     return labels, preds
 
 
-def build_model(args, train_vectors: torch.Tensor, num_classes: int, device) -> FunctaMLP:
-    model = FunctaMLP(in_dim=train_vectors.shape[1], num_classes=num_classes, hidden=args.hidden, depth=args.depth,
-                      dropout=args.dropout, input_dropout=args.input_dropout)
-    model.set_normalization(train_vectors)
+def build_model(args, train_vectors: torch.Tensor, num_classes: int, device) -> torch.nn.Module:
+    if args.model == "vanilla":
+        model = VanillaClassifier(in_features=train_vectors.shape[1], num_classes=num_classes)
+    else:
+        model = FunctaMLP(in_dim=train_vectors.shape[1], num_classes=num_classes, hidden=args.hidden,
+                          depth=args.depth, dropout=args.dropout, input_dropout=args.input_dropout)
+        model.set_normalization(train_vectors)
     if args.init_from:
         load_model_weights(model, load_checkpoint(args.init_from, map_location="cpu", expected_arch=ARCH,
                                                    flag="--init-from"),
@@ -112,7 +124,7 @@ def build_model(args, train_vectors: torch.Tensor, num_classes: int, device) -> 
     return model
 
 
-def evaluate_best(loaders: dict, names: list[str], label: str, ctx) -> dict:
+def evaluate_best(loaders: dict, names: list[str], label: str, ctx, figures: bool = True) -> dict:
     """Reload model_best, report accuracies and draw the three confusion matrices."""
     best_path = ctx.run.models / "model_best.pth.tar"
     model = load_classifier(best_path, ctx.device, flag=None)
@@ -122,17 +134,33 @@ def evaluate_best(loaders: dict, names: list[str], label: str, ctx) -> dict:
         acc = 100.0 * (pred == y).float().mean().item()
         metrics[f"{split}_acc"] = acc
         metrics[f"{split}_top_confusions"] = top_confusions(y, pred, names)
-        plot_confusion_matrix(y.numpy(), pred.numpy(), names, ctx.run.figure_path(f"confusion_{split}"),
-                              title=f"{split} confusion matrix (accuracy {acc:.2f}%)",
-                              caption=f"Rows: true class, columns: predicted; {split} split of {label}.")
+        metrics[f"{split}_errors"] = int((pred != y).sum())
+        if figures:
+            plot_confusion_matrix(y.numpy(), pred.numpy(), names, ctx.run.figure_path(f"confusion_{split}"),
+                                  title=f"{split} confusion matrix (accuracy {acc:.2f}%)",
+                                  caption=f"Rows: true class, columns: predicted; {split} split of {label}.")
     return metrics
+
+
+TRAINING_NAMES = {"none": "standard", "pgd": "PGD adversarial", "trades": "TRADES"}
+
+
+def _curve_point(record: dict) -> dict:
+    """One epoch of the history, the keys a convergence check reads (loss, accuracies, LR)."""
+    keys = ("epoch", "train_loss", "train_acc1", "val_loss", "val_acc1", "val_acc_robust", "lr")
+    return {k: record[k] for k in keys if k in record}
 
 
 @cli_main
 def main(argv=None) -> dict:
-    args = build_parser().parse_args(argv)
+    args = apply_cpu_flag(build_parser().parse_args(argv))
     if args.dry_run:
         args.epochs = 1
+    if args.noise is None:
+        args.noise = 0.0 if args.model == "vanilla" else 0.1
+    if args.model == "vanilla" and args.noise > 0:
+        raise UserError("--noise is measured in each dimension's training std, which only --model mlp keeps; "
+                        "pass --noise 0 with --model vanilla")
     name = args.name or detect_name(args.data_path)
     modul_dim = (read_info(args.data_path).get("config") or {}).get("modul_features", 512)
     with run_context(args, "functaset") as ctx:
@@ -158,12 +186,14 @@ def run(args, ctx, name: str, modul_dim: int) -> dict:
     if args.resume:
         trainer.resume(args.resume)
     history = trainer.fit()
-    metrics = {"data": label, "adv_train": args.adv_train, **trainer.final_metrics()}
+    metrics = {"data": label, "adv_train": args.adv_train, **trainer.final_metrics(),
+               "monitor": f"val_{monitor}", "history": [_curve_point(h) for h in history]}
     if ctx.dist.is_main:
-        metrics.update(evaluate_best(loaders, names, label, ctx))
-        plot_training_curves(history, ctx.run.figure_path("training_curves"),
-                             title=f"Functa classifier ({args.adv_train})",
-                             caption=f"Loss, accuracy and LR per epoch; data: {label}.")
+        metrics.update(evaluate_best(loaders, names, label, ctx, args.figures))
+        if args.figures:
+            plot_training_curves(history, ctx.run.figure_path("training_curves"),
+                                 title=f"Functa classifier ({TRAINING_NAMES[args.adv_train]} training)",
+                                 caption=f"Loss, accuracy and LR per epoch; data: {label}.")
         ctx.run.write_metrics(metrics)
         if not args.quiet:
             print(f"test accuracy {metrics['test_acc']:.2f}% (val {metrics['val_acc']:.2f}%; data: {label}); "

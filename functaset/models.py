@@ -1,6 +1,7 @@
-"""The parameter-space classifier: an MLP on modulation vectors (never on decoded images).
+"""The parameter-space classifiers: an MLP on modulation vectors (never on decoded images),
+and the starter's linear ``VanillaClassifier`` as the baseline.
 
-The vectors' scale differs per dimension, so the model standardises its input with the
+The vectors' scale differs per dimension, so the MLP standardises its input with the
 training set's mean/std, kept as buffers inside the model: attacks and saved models work
 in the raw vector units the functaset stores, and epsilon means the same thing everywhere.
 """
@@ -11,7 +12,24 @@ import torch.nn as nn
 
 from common.checkpoint import load_checkpoint, load_model_weights
 
-ARCH = "functa_mlp"
+ARCH = "functa_mlp"  # every functaset classifier checkpoint; ``model_config["kind"]`` says which model
+
+
+class VanillaClassifier(nn.Module):
+    """The course starter's baseline (its classifier.py): one ``nn.Linear`` on the raw vector.
+
+    Same constructor, attribute name (``net``) and state_dict keys as the starter's, so its
+    ``VanillaClassifier(in_features=512, num_classes=10)`` + ``load_state_dict(ckpt['state_dict'])``
+    loads a checkpoint that ``classifier.py --model vanilla`` wrote.
+    """
+
+    def __init__(self, in_features: int = 512, num_classes: int = 10):
+        super().__init__()
+        self.hparams = {"kind": "vanilla", "in_features": in_features, "num_classes": num_classes}
+        self.net = nn.Linear(in_features, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, D) -> (N, K)
+        return self.net(x)
 
 
 class FunctaMLP(nn.Module):
@@ -47,6 +65,13 @@ def load_classifier(path, device="cpu", flag: str | None = "-m/--model-path") ->
     ``flag``: the command-line flag that gave ``path``, for error messages (None: the run's own file)."""
     ckpt = load_checkpoint(path, map_location=device, expected_arch=ARCH, flag=flag)
     hparams = ckpt.get("model_config") or (ckpt.get("args") or {}).get("model_config") or {}  # older: in args
-    model = FunctaMLP(**hparams)
+    model = build_classifier(hparams)
     load_model_weights(model, ckpt, path)
     return model.to(device).eval()
+
+
+def build_classifier(hparams: dict) -> nn.Module:
+    """The model a checkpoint's ``model_config`` describes (no ``kind``: an MLP, as older checkpoints)."""
+    hparams = dict(hparams)
+    kind = hparams.pop("kind", "mlp")
+    return VanillaClassifier(**hparams) if kind == "vanilla" else FunctaMLP(**hparams)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,21 @@ FMNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 SPLITS = ("train", "val", "test")
 SIREN_FILE = "modSiren.pth"
 INFO_FILE = "functaset.json"
+
+
+def set_random_seeds(seed: int = 0, device: str = "cuda:0") -> None:
+    """The starter's seeding call (``set_random_seeds(0)`` in its classifier.py and attack.py).
+
+    Seeds python, numpy and torch (every device) and sets ``PYTHONHASHSEED``; for any device
+    but ``'cpu'`` it also makes cuDNN deterministic (no autotuning), as the starter does.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    if str(device) != "cpu":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
 
 
 def split_path(data_dir, split: str, name: str = "fmnist") -> Path:
@@ -143,11 +159,14 @@ def read_info(data_dir) -> dict:
 
 
 def data_label(data_dir, name: str) -> str:
-    """How results on this folder are labelled: the source a builder recorded, or the course files."""
+    """How results on this folder are labelled in captions and metrics: what the data is, never
+    where it lies (a path names a machine's folder, not the data)."""
     info = read_info(data_dir)
     if info.get("data"):
-        return f"functaset of {info['data']} built by make_functaset ({os.fspath(data_dir)})"
-    return f"{name} functaset files at {os.fspath(data_dir)} (course Fashion-MNIST functaset format)"
+        return f"functaset of {info['data']} built by make_functaset (preset {info.get('preset', 'custom')})"
+    if name == "fmnist":
+        return "course Fashion-MNIST functaset (fmnist_*.pkl)"
+    return f"functaset files {name}_*.pkl in the course format"
 
 
 def class_names(data_dir, num_classes: int = 10) -> list[str]:

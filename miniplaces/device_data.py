@@ -25,6 +25,7 @@ draws exactly what the uninterrupted one did.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass
@@ -32,10 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from common.augment import INTERPOLATION_MODES, coin, scale_clip_normalize, uniform, warp, warp_opencv
+from common.augment import INTERPOLATION_MODES, coin, scale_clip_normalize, uniform, warp_opencv, warp_per_sample_mode
 from common.data import DeviceBatches
+from common.device import device_constant, exact_fp32, normalize_device, same_device, to_device_async
 from common.distributed import DistInfo
-from common.images import IMAGENET_MEAN, IMAGENET_STD, normalize
+from common.images import IMAGENET_MEAN, IMAGENET_STD
 
 from miniplaces.custom_transforms import scale_size
 
@@ -93,6 +95,7 @@ def identity_params(b: int, side: int, device) -> AugmentParams:
                          torch.ones(b, dtype=torch.int64, device=device))
 
 
+@exact_fp32()  # matrix products of the geometry: never TF32 (see common/augment.py)
 def params_theta(p: AugmentParams, side: int) -> torch.Tensor:
     """(B, 2, 3) sampling matrix, output grid -> source grid: crop box -> un-rotate -> un-flip.
 
@@ -106,7 +109,7 @@ def params_theta(p: AugmentParams, side: int) -> torch.Tensor:
 
     def mat(a, bb, c, d, e, f):
         return torch.stack([torch.stack([a, bb, c], 1), torch.stack([d, e, f], 1),
-                            torch.tensor([0.0, 0.0, 1.0], device=dev).expand(b, 3)], 1)  # (B, 3, 3)
+                            device_constant([0.0, 0.0, 1.0], dev).expand(b, 3)], 1)  # (B, 3, 3)
 
     zero, one = torch.zeros(b, device=dev), torch.ones(b, device=dev)
     crop = mat(p.w / 2, zero, p.x + p.w / 2 - 0.5, zero, p.h / 2, p.y + p.h / 2 - 0.5)
@@ -115,8 +118,11 @@ def params_theta(p: AugmentParams, side: int) -> torch.Tensor:
     rotate = mat(cos, -sin, side / 2 - cos * c + sin * c, sin, cos, side / 2 - sin * c - cos * c)
     sign = torch.where(p.flip, -1.0, 1.0)
     flip = mat(sign, zero, torch.where(p.flip, side - 1.0, 0.0), zero, one, zero)
-    to_grid = torch.tensor([[2 / side, 0, 1 / side - 1], [0, 2 / side, 1 / side - 1], [0, 0, 1]], device=dev)
+    to_grid = device_constant([[2 / side, 0, 1 / side - 1], [0, 2 / side, 1 / side - 1], [0, 0, 1]], dev)
     return (to_grid @ flip @ rotate @ crop)[:, :2]  # (B, 2, 3)
+
+
+KERNELS = ("auto", "grid_sample", "opencv")
 
 
 def augment(images: torch.Tensor, p: AugmentParams, size: int, kernel: str = "auto",
@@ -124,9 +130,9 @@ def augment(images: torch.Tensor, p: AugmentParams, size: int, kernel: str = "au
     """uint8 (N, S, S, 3) -> normalised float (B, 3, size, size) with per-sample parameters ``p``.
 
     The batch is ``images[index]`` (default: all of ``images``).  ``kernel``:
-    "grid_sample" (one call per interpolation mode drawn in the batch; GPUs), "opencv"
-    (warpAffine per image with its own flag, on all cores; several times faster on a CPU),
-    or "auto" (OpenCV on the CPU, else grid_sample).
+    "grid_sample" (every interpolation mode over the batch, each image keeping its own:
+    no host sync; GPUs), "opencv" (warpAffine per image with its own flag, on all cores;
+    several times faster on a CPU, host code by nature), or "auto" (OpenCV on the CPU, else grid_sample).
     """
     side = images.shape[-2]
     theta = params_theta(p, side)
@@ -134,35 +140,56 @@ def augment(images: torch.Tensor, p: AugmentParams, size: int, kernel: str = "au
         out = warp_opencv(images, theta, (size, size), "reflection", index=index, modes=p.mode).float()
     else:
         batch = (images if index is None else images[index]).permute(0, 3, 1, 2).float()  # (B, 3, S, S)
-        out = batch.new_empty(len(batch), 3, size, size)
-        for m, name in enumerate(INTERPOLATION_MODES):
-            sel = (p.mode == m).nonzero().squeeze(1)
-            if len(sel):
-                out[sel] = warp(batch[sel], theta[sel], (size, size), "reflection", name).clamp_(0, 255)
+        out = warp_per_sample_mode(batch, theta, p.mode, (size, size), "reflection").clamp_(0, 255)
     return scale_clip_normalize(out, p.colour, IMAGENET_MEAN, IMAGENET_STD)
 
 
+def normalising_lut(device) -> torch.Tensor:
+    """(3, 256) float32: channel c's normalised value of pixel level v, ``(v / 255 - mean_c) / std_c``.
+
+    Computed with the course's ToTensor + Normalize operations, once, on the CPU, so a gather
+    from it gives identical bits on every device (a GPU divides a tensor by the number 255 as a
+    multiplication by its reciprocal, 1 ulp off the CPU's division for some levels).
+    """
+    return _normalising_lut(normalize_device(device))
+
+
+@functools.lru_cache(maxsize=8)
+def _normalising_lut(device: torch.device) -> torch.Tensor:
+    unit = torch.arange(256).float().div_(255)  # (256,)
+    mean, std = torch.tensor(IMAGENET_MEAN)[:, None], torch.tensor(IMAGENET_STD)[:, None]
+    return to_device_async(unit.expand(3, 256).sub(mean).div_(std), device)  # (3, 256)
+
+
 def centre_crop(images: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 (B, S, S, 3) -> normalised float (B, 3, size, size): the course's CenterCrop, exactly."""
+    """uint8 (B, S, S, 3) -> normalised float (B, 3, size, size): the course's CenterCrop + ToTensor + Normalize,
+    bit for bit, on any device (one gather from :func:`normalising_lut`)."""
     top = max(0, (images.shape[-2] - size) // 2)
-    crop = images[:, top:top + size, top:top + size].permute(0, 3, 1, 2).contiguous()  # (B, 3, size, size)
-    return normalize(crop.float().div_(255), IMAGENET_MEAN, IMAGENET_STD)  # the course's ToTensor + Normalize ops
+    crop = images[:, top:top + size, top:top + size].permute(0, 3, 1, 2).contiguous()  # (B, 3, size, size) uint8
+    channel = device_constant([[[0]], [[256]], [[512]]], images.device, torch.int32)  # (3, 1, 1): row of the LUT
+    index = crop.int().add_(channel)  # (B, 3, size, size) into the flattened (3 * 256,) table
+    return normalising_lut(images.device).view(-1).index_select(0, index.view(-1)).view(index.shape)
 
 
 class CourseAugment:
     """Training transform of the resident batches: fresh per-sample parameters per call.
 
     ``images[index]`` is the batch (uint8 (N, S, S, 3)); the OpenCV kernel reads it in place.
+    ``kernel``: see :func:`augment` (the tests force "grid_sample", the GPU's, on CPU tensors).
     """
 
-    def __init__(self, size: int, enabled: bool = True):
+    kernel = "auto"
+
+    def __init__(self, size: int, enabled: bool = True, kernel: str | None = None):
         self.size, self.enabled = size, enabled
+        if kernel is not None:
+            self.kernel = kernel
 
     def __call__(self, images: torch.Tensor, generator=None, index: torch.Tensor | None = None) -> torch.Tensor:
         b = len(images) if index is None else len(index)
         side, dev = images.shape[-2], images.device
         p = sample_params(b, side, dev, generator) if self.enabled else identity_params(b, side, dev)
-        return augment(images, p, self.size, index=index)
+        return augment(images, p, self.size, self.kernel, index=index)
 
 
 class CentreCrop:
@@ -179,46 +206,60 @@ def batch_seed(seed: int, epoch: int, batch: int, rank: int) -> int:
     return int.from_bytes(digest, "little") & (2**63 - 1)
 
 
+def choose_placement(data_device, target_device, current_cuda: int | None = None) -> str:
+    """How batches reach ``target_device`` from data on ``data_device``: "resident" (the transform
+    indexes the data where it lies) or "host" (gather the uint8 batch on the host, copy it over).
+
+    Compares normalised devices: data placed with ``--device cuda`` lives on ``cuda:0``.
+    """
+    return "resident" if same_device(data_device, target_device, current_cuda) else "host"
+
+
 class ResidentBatches(DeviceBatches):
     """:class:`common.data.DeviceBatches` over a resident uint8 split, with per-batch seeded transforms.
 
-    ``images`` live on ``device`` or in (pinned) host memory; labels on ``device``.
-    ``transform(images, generator, index=None) -> float batch`` of ``images[index]``.  Order, DDP
-    sharding, dropping the partial last training batch and mid-epoch resume come from
-    DeviceBatches (its ShardedSampler); the generator is reseeded per batch.
+    ``images`` live on ``device`` or in host memory (pinned when ``device`` is a GPU); labels on
+    ``device``.  ``transform(images, generator, index=None) -> float batch`` of ``images[index]``.
+    Order, DDP sharding, dropping the partial last training batch and mid-epoch resume come from
+    DeviceBatches (its ShardedSampler); the generator is reseeded per batch.  ``placement``
+    (default: :func:`choose_placement` of the two devices) is decided once, here.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *, train: bool, transform,
-                 device: torch.device, seed: int = 0, dist_info: DistInfo | None = None):
+                 device: torch.device, seed: int = 0, dist_info: DistInfo | None = None,
+                 placement: str | None = None):
         info = dist_info or DistInfo()
         super().__init__(images, labels.to(device), batch_size, train=train, transform=transform, seed=seed,
                          dist_info=info)
-        self.device, self.seed, self.rank = device, seed, info.rank
+        self.device, self.seed, self.rank = normalize_device(device), seed, info.rank
+        self.placement = placement or choose_placement(images.device, self.device)
+        if self.placement not in ("resident", "host"):
+            raise ValueError(f"placement must be 'resident' or 'host', got {self.placement!r}")
 
-    def _pinned_batch(self, chunk: torch.Tensor) -> torch.Tensor:
-        """Host-resident data: gather the uint8 batch into pinned memory, copy it asynchronously."""
-        buf = torch.empty((len(chunk), *self.x.shape[1:]), dtype=self.x.dtype, pin_memory=True)
+    def _host_batch(self, chunk: torch.Tensor) -> torch.Tensor:
+        """Host-resident data: gather the uint8 batch (into pinned memory for a GPU), copy it without a sync."""
+        pinned = self.device.type == "cuda"
+        buf = torch.empty((len(chunk), *self.x.shape[1:]), dtype=self.x.dtype, pin_memory=pinned)
         torch.index_select(self.x, 0, chunk, out=buf)
         return buf.to(self.device, non_blocking=True)
 
     def __iter__(self):
-        if self.sampler is not None:  # ShardedSampler: the engine sets its epoch and resume position
-            index = torch.tensor(list(self.sampler), dtype=torch.int64)
-            epoch, first = self.sampler.epoch, self.sampler.skip_batches
-        else:
-            index, epoch, first = self.eval_index, 0, 0
+        host_index, device_index = self._take_epoch_index()  # the order, once per epoch
+        epoch, first = (self.sampler.epoch, self.sampler.skip_batches) if self.sampler is not None else (0, 0)
         generator = torch.Generator(device=self.device)
-        for i, chunk in enumerate(index.split(self.local_batch)):
+        host_chunks = host_index.split(self.local_batch)
+        for i, chunk in enumerate(device_index.split(self.local_batch)):
             generator.manual_seed(batch_seed(self.seed, epoch, first + i, self.rank))
-            if self.x.device == self.device:  # resident here: the transform indexes it (no batch copy)
-                out = self.transform(self.x, generator, index=chunk.to(self.device))
+            if self.placement == "resident":  # the transform indexes the data in place (no batch copy)
+                out = self.transform(self.x, generator, index=chunk)
             else:
-                out = self.transform(self._pinned_batch(chunk), generator)
-            yield out, self.y[chunk.to(self.device)]
+                out = self.transform(self._host_batch(host_chunks[i]), generator)
+            yield out, self.y[chunk]
 
 
 def place(images: np.ndarray, device: torch.device, chunk: int = 4096) -> torch.Tensor:
     """Copy a (memory-mapped) uint8 array onto ``device``, or into pinned host memory when it does not fit."""
+    device = normalize_device(device)
     where = device
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
@@ -267,7 +308,8 @@ def resident_loaders(root, *, image_size: int, num_classes: int, batch_size: int
         loaders.append(ResidentBatches(x, torch.from_numpy(labels), batch, train=split == "train",
                                        transform=transform, device=device, seed=seed, dist_info=info))
         if info.is_main and not quiet:
+            where = loaders[-1].placement
             print(f"{split}: {len(labels)} images of {side}x{side}x3 uint8 resident on "
-                  f"{'pinned host memory' if x.device != device else x.device} "
+                  f"{x.device if where == 'resident' else 'pinned host memory'} "
                   f"({x.numel() / 2**20:.0f} MiB)", flush=True)
     return (loaders[0] if train else None), loaders[-1]

@@ -4,6 +4,7 @@
     python scripts/bench.py functa        # batched vs per-image functa fitting, attack sweep
     python scripts/bench.py contrastive   # contrastive pre-training images/s (autoencoders)
     python scripts/bench.py loader        # MiniPlaces batches/s: JPEG path -j 0/2/4 vs --data-on-device
+    python scripts/bench.py step          # MiniPlaces training step end to end (both data paths) vs model only
     python scripts/bench.py all
 
 Each benchmark lives beside the code it measures (``<package>/bench.py``, function
@@ -20,6 +21,7 @@ BENCHMARKS = {
     "functa": "functaset.bench",
     "contrastive": "autoencoders.bench",
     "loader": "miniplaces.bench_loader",
+    "step": "miniplaces.bench_step",
 }
 
 

@@ -1,5 +1,8 @@
 """Shared pytest configuration: GPU tests skip without CUDA; plots never need a display;
-in-process tests run single-threaded."""
+in-process tests run single-threaded; TF32 settings never leak from one test to the next, and
+GPU tests compare kernels in full float32 (common/device.py's TF32 policy)."""
+import contextlib
+
 import matplotlib
 import pytest
 import torch
@@ -31,6 +34,20 @@ def single_threaded():
     with threadpool_limits(limits=1):
         yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def tf32_policy(request):
+    """Each test starts from the TF32 settings it found and leaves them so; a GPU test runs inside
+    ``exact_fp32()`` (its comparisons of GPU and CPU kernels would otherwise see cuDNN's TF32).
+    Training inside a test still follows ``--tf32`` (run_context sets it and restores it)."""
+    from common.device import exact_fp32, restore_tf32, tf32_state
+
+    before = tf32_state()
+    scope = exact_fp32() if "gpu" in request.keywords else contextlib.nullcontext()
+    with scope:
+        yield
+    restore_tf32(before)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ SCRIPTS = [
     "alexnet_rnn/receptive_field.py", "alexnet_rnn/predict.py", "alexnet_rnn/adversarial.py",
     "alexnet_rnn/rnn_lm.py", "alexnet_rnn/position_ffn.py", "alexnet_rnn/demo.py", "alexnet_rnn/bptt.py",
     "scripts/demo.py", "scripts/bench.py", "scripts/gpu_check.py",
+    "functaset/results.py", "autoencoders/results.py", "scripts/results.py",
 ]
 HEAVY = ("torch", "torchvision", "cv2", "numpy", "matplotlib")
 

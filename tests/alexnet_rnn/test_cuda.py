@@ -41,11 +41,28 @@ def test_attack_on_cuda_stays_in_range():
 
 @pytest.mark.gpu
 def test_bptt_cuda_peak_memory_grows_only_without_detach():
+    """Derived from the saved bytes measured in the same run on the same device, not from a guessed ratio.
+
+    The first version expected the 4-window full-BPTT peak to exceed 1.5x the truncated one; on an H200
+    it was 1.23x (22.7 vs 18.4 MiB): at these toy sizes the peak is mostly fixed overheads (gradients,
+    library workspaces), not activations.  What must hold whatever those are:
+    * without detach(), 4 windows save 4x the bytes of one window (same shapes per window), and
+      when the single backward starts every one of them is allocated: peak >= saved bytes, so the
+      growth the saved bytes show is in the peak too;
+    * with detach(), each window's graph is freed before the next: beyond what window 1's backward
+      holds, a later window's holds at most the gradients accumulated so far and new gradients not
+      yet added to them, each at most the parameters' size, plus 1 MiB of allocator rounding.
+    """
     from alexnet_rnn.bptt import measure
 
     torch.manual_seed(0)
     device = torch.device("cuda")
     model = RNNLM(2000, embed_size=32, hidden_size=256).to(device)
+    param_mib = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
     one, four = measure(model, 8, 20, [1, 4], 2000, device, torch.Generator().manual_seed(0))
-    assert four["truncated_cuda_peak_MiB"] < 1.3 * one["truncated_cuda_peak_MiB"]
-    assert four["full_cuda_peak_MiB"] > 1.5 * four["truncated_cuda_peak_MiB"]
+    assert four["full_MiB"] == pytest.approx(4 * four["truncated_MiB"], rel=0.05)
+    tokens_mib = 0.01  # saved views of the token ids, allocated before the update (8 x 81 int64 = 5 KiB)
+    for row in (one, four):
+        assert row["full_cuda_peak_MiB"] >= row["full_MiB"] - tokens_mib
+        assert row["truncated_cuda_peak_MiB"] >= row["truncated_MiB"] - tokens_mib
+    assert four["truncated_cuda_peak_MiB"] <= one["truncated_cuda_peak_MiB"] + 2 * param_mib + 1.0

@@ -44,3 +44,27 @@ def test_starter_three_argument_call(tmp_path, monkeypatch, capsys):
     out = plot_tsne(encoder, test_loader, 'cpu')
     assert out.resolve() == (tmp_path / "tsne_plots" / "tsne_encoder.png").resolve() and out.stat().st_size > 10_000
     assert str(out.resolve()) in capsys.readouterr().out  # the folder is printed
+
+
+def test_freeze_seeds_as_the_starter_calls_it():
+    """The starter's main.py defines freeze_seeds(seed=0) and calls freeze_seeds(args.seed)."""
+    import argparse
+    import random
+
+    import numpy as np
+
+    from autoencoders.main import freeze_seeds
+    from autoencoders.utils import freeze_seeds as in_utils
+
+    assert freeze_seeds is in_utils
+    args = argparse.Namespace(seed=0)
+
+    def draws():
+        return random.random(), float(np.random.rand()), float(torch.rand(()))
+
+    freeze_seeds(args.seed)
+    first = draws()
+    freeze_seeds(args.seed)
+    assert draws() == first
+    freeze_seeds()
+    assert draws() == first

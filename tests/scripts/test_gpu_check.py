@@ -58,3 +58,34 @@ def test_simplenet_figures_from_a_run_directory(tmp_path):
     figures = gc.simplenet_figures(tmp_path, train_images=1000, batch=256)
     assert figures["images_per_s"] == 512 and figures["epoch_seconds"] == 4.0
     assert figures["epoch_images_per_s"] == 250 and figures["miniplaces_epoch_seconds_estimate"] == 400
+
+
+def test_on_a_gpu_machine_every_step_runs_and_the_step_bench_is_reported(tmp_path, monkeypatch, capsys):
+    """gpu_check's CUDA control flow, dry: torch reports a GPU and each step 'succeeds' without running;
+    the step bench's JSON lands in the figures and the table, and all steps ok -> exit 0."""
+    gc = load_gpu_check()
+    ran = []
+
+    def fake_run(self, name, argv, limit):
+        ran.append(argv)
+        if "step" in argv and "--json" in argv:  # what bench_step.py writes
+            Path(argv[argv.index("--json") + 1]).write_text(json.dumps({"device_images_per_s": 123.0,
+                                                                        "device_syncs_per_step": 0.0}))
+        record = {"step": name, "command": " ".join(argv), "status": "ok", "seconds": 0.0}
+        self.records.append(record)
+        return record
+
+    monkeypatch.setattr(gc.Steps, "run", fake_run)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "fake GPU")
+    assert gc.main(["--out", str(tmp_path / "o")]) == 0
+    bench = next(a for a in ran if "step" in a and "scripts/bench.py" in a)
+    assert bench[bench.index("--device") + 1] == "cuda"
+    benches = [a[a.index("scripts/bench.py") + 1] for a in ran if "scripts/bench.py" in a]
+    spec = importlib.util.spec_from_file_location("bench_dispatch", REPO / "scripts" / "bench.py")
+    dispatch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dispatch)
+    assert set(benches) <= set(dispatch.BENCHMARKS) and "step" in benches  # every bench it calls exists
+    report = json.loads((tmp_path / "o" / "gpu_check.json").read_text())
+    assert report["figures"]["bench_step"]["device_syncs_per_step"] == 0.0
+    assert "bench_step.device_images_per_s" in capsys.readouterr().out
