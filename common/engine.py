@@ -14,6 +14,7 @@ resume, DDP and non-finite-loss checks.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -39,7 +40,8 @@ from .progress import progress
 from .rundir import RunDir
 from .runctx import RunContext, describe_position, resume_command
 from .schedule import WARMUP_COSINE, Schedule
-from .signals import in_main_thread, install_handlers, restore_handlers, signal_notice, stop_state
+from .signals import (in_main_thread, install_handlers, redeliver_dropped_stops, restore_handlers, signal_notice,
+                      stop_state)
 
 
 @dataclass
@@ -106,6 +108,7 @@ class _SignalCatcher:
         self.saving = False  # the graceful stop's checkpoint is being written: let it finish
         self._last = last_checkpoint
         self._old: dict[int, Any] = {}
+        self._redeliver = contextlib.ExitStack()
         self._pid = os.getpid()
 
     def __enter__(self):
@@ -113,6 +116,7 @@ class _SignalCatcher:
             # SIGHUP too: `tmux kill-session` and closed SSH terminals send it.
             stop_state.stopping = False
             self._old = install_handlers(self._handle)
+            self._redeliver.enter_context(redeliver_dropped_stops())
         return self
 
     def _handle(self, signum, frame):
@@ -133,6 +137,7 @@ class _SignalCatcher:
         if self.signum is not None:
             stop_state.stopping = True  # the graceful stop is on its way out: later signals are ignored
         restore_handlers(self._old)
+        self._redeliver.close()
         return False
 
 

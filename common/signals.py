@@ -66,6 +66,40 @@ def restore_handlers(old: dict) -> None:
 
 
 @contextlib.contextmanager
+def redeliver_dropped_stops() -> Iterator[None]:
+    """Send again a stop that Python dropped because it was raised inside a finalizer.
+
+    A signal handler runs at the next bytecode of the main thread, which may belong to a finalizer
+    (a ``__del__``, a weakref callback such as WeakKeyDictionary's ``remove``).  Python cannot
+    propagate an exception from there: it prints "Exception ignored in ..." and goes on, so the
+    run would neither stop nor say why.  The unraisable hook sees such an Interrupted instead and
+    sends the same signal again from a timer thread, a few milliseconds later, so that the handler
+    runs outside both the finalizer and the hook (a handler run inside the hook would be dropped too).
+    """
+    previous, pid, active = sys.unraisablehook, os.getpid(), [True]
+
+    def resend(signum: int) -> None:
+        if active[0]:
+            stop_state.stopping = False
+            os.kill(pid, signum)
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, Interrupted) and in_main_thread():
+            timer = threading.Timer(0.005, resend, (unraisable.exc_value.signum,))
+            timer.daemon = True
+            timer.start()
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        active[0] = False
+        sys.unraisablehook = previous
+
+
+@contextlib.contextmanager
 def stop_on_signals(final: bool = False) -> Iterator[None]:
     """A stop signal raises Interrupted once (later ones are ignored); previous handlers restored on exit.
 
@@ -94,7 +128,8 @@ def stop_on_signals(final: bool = False) -> Iterator[None]:
     stop_state.stopping = False
     old = install_handlers(handle)
     try:
-        yield
+        with redeliver_dropped_stops():
+            yield
     finally:
         stop_state.stopping = True  # a signal now, while the handlers are put back, is ignored
         if final:
