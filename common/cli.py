@@ -162,7 +162,7 @@ def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.Pat
             run.discard_failed_start()
             raise
     except BaseException:
-        cleanup_distributed()
+        cleanup_distributed(synchronize=False)
         raise
     if dist_info.is_main and not getattr(args, "quiet", False):
         print(f"run directory: {run.path}  device: {device}  precision: {precision.name}"
@@ -194,7 +194,7 @@ def run_context(args: argparse.Namespace, assignment: str, *, resume: str | os.P
         except BaseException:
             stop_state.stopping = True  # on the way out: a stop signal must not cut the clean-up short
             try:
-                ctx.close()
+                ctx.close(ended_normally=False)
             finally:
                 if ctx.run is not None:
                     ctx.run.discard_failed_start()

@@ -10,6 +10,7 @@ line and exit status 128 + the signal's number.
 from __future__ import annotations
 
 import functools
+import gc
 import signal
 import sys
 from typing import Callable, TypeVar
@@ -55,6 +56,11 @@ def cli_main(func: F) -> F:
                 stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
                 print(stop, file=sys.stderr, flush=True)
                 raise SystemExit(128 + stop.signum) from None
+            finally:
+                # Free the run's objects (reference cycles keep a Trainer alive) while the interpreter is whole:
+                # a DDP model collected during interpreter shutdown frees gloo work that needs the GIL, and
+                # the process aborts at exit ("terminate called without an active exception", SIGABRT).
+                gc.collect()
 
     return wrapper  # type: ignore[return-value]
 

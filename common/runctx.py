@@ -52,15 +52,16 @@ class RunContext:
         device = torch.device(device)
         return cls(device, choose_precision(device, amp=amp), DistInfo(), run, compile, channels_last)
 
-    def close(self) -> None:
-        """Close TensorBoard and leave the DDP process group (what every run does on exit)."""
+    def close(self, ended_normally: bool = True) -> None:
+        """Close TensorBoard and leave the DDP process group (what every run does on exit); only a run
+        that ended normally waits for the other ranks first (:func:`common.distributed.cleanup_distributed`)."""
         from .distributed import cleanup_distributed
 
         try:
             if self.run is not None:
                 self.run.close()
         finally:
-            cleanup_distributed()
+            cleanup_distributed(synchronize=ended_normally)
 
 
 def require_checkpoint(path: str | os.PathLike, flag: str | None = "--resume") -> Path:
