@@ -178,9 +178,6 @@ class Experiment:
         return ae.encoder, metrics
 
     def _guided(self, out: RunDir):
-        if self.args.encoder or self.args.classifier:
-            raise UserError("--encoder/--classifier load pre-trained encoders; the guided mode trains its encoder "
-                            "jointly with the classifier, so use them with --mode selfsup or contrastive")
         model = EncoderClassifier(self.encoder(), self.head())
         trainer = self.trainer(model, out.path, "joint", epochs=setting(self.args, "joint_epochs", self.data.name),
                                lr=self.args.joint_lr, train_loader=self.augmented_train(), val_loader=self.plain("val"))

@@ -129,6 +129,36 @@ def resolve(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(datasets)), modes
 
 
+STAGE_OF_MODE = {"selfsup": "autoencoder", "contrastive": "contrastive"}  # the stage whose encoder --encoder loads
+
+
+def check_saved_stages(args: argparse.Namespace, mode: str) -> None:
+    """--encoder / --classifier: readable checkpoints of the right stage, and a pair that belongs together,
+    checked before anything trains (a bad --classifier used to fail only after the autoencoder's training)."""
+    from common.checkpoint import load_checkpoint
+
+    from autoencoders.models import state_fingerprint
+
+    if not (args.encoder or args.classifier):
+        return
+    if mode not in STAGE_OF_MODE:
+        raise UserError("--encoder/--classifier load pre-trained encoders; the guided mode trains its encoder "
+                        "jointly with the classifier, so use them with --mode selfsup or contrastive")
+    encoder = classifier = None
+    if args.encoder:
+        encoder = load_checkpoint(args.encoder, expected_arch=f"autoencoders.{STAGE_OF_MODE[mode]}", flag="--encoder")
+    if args.classifier:
+        classifier = load_checkpoint(args.classifier, expected_arch="autoencoders.classifier", flag="--classifier")
+    if encoder is not None and classifier is not None:
+        state = encoder.get("state_dict", encoder)
+        fingerprint = state_fingerprint({name[len("encoder."):]: tensor for name, tensor in state.items()
+                                         if name.startswith("encoder.")})
+        paired = (classifier.get("args") or {}).get("encoder_fingerprint")
+        if paired != fingerprint:
+            raise UserError(f"classifier checkpoint {args.classifier} was trained on encoder {paired}, but "
+                            f"--encoder {args.encoder} is {fingerprint}; pass the --encoder it was trained with")
+
+
 def resume_root(args: argparse.Namespace) -> str | None:
     """The run root of ``--resume <root>/<dataset>_<mode>/<stage>/models/checkpoint.pth.tar``.
 
@@ -158,13 +188,15 @@ def resume_root(args: argparse.Namespace) -> str | None:
 def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
     datasets, modes = resolve(args)
+    check_saved_stages(args, modes[0])  # one mode when they are given (resolve)
     args.logdir = resume_root(args)
     # Load every dataset before creating the run directory: a bad path leaves nothing behind.
     loaded = [load_dataset(name, args.data_path, download=args.download, val_size=args.val_size,
                            toy_per_class=args.toy_per_class) for name in datasets]
     if args.dry_run:
         loaded = [data.head(256, 128) for data in loaded]
-    with run_context(args, "autoencoders", resume_run=args.logdir if args.resume else None) as ctx:
+    with run_context(args, "autoencoders", resume=args.resume or None,
+                     resume_run=args.logdir if args.resume else None) as ctx:
         return run(args, ctx, loaded, modes)
 
 

@@ -87,8 +87,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, expec
         raise UserError(f"checkpoint {path}{given} is corrupt or not a PyTorch checkpoint "
                         f"({first[:160]}); {other}") from None
     if not isinstance(ckpt, dict):
-        raise UserError(f"checkpoint {path} holds a {type(ckpt).__name__}, not a checkpoint dict")
-    check_arch(ckpt, path, expected_arch)
+        raise UserError(f"checkpoint {path}{given} holds a {type(ckpt).__name__}, not a checkpoint dict")
+    check_arch(ckpt, path, expected_arch, flag)
     return ckpt
 
 
@@ -101,10 +101,11 @@ def _another(path: Path) -> str:
     return "use another checkpoint"
 
 
-def check_arch(ckpt: dict, path: str | os.PathLike, expected_arch: str | None) -> None:
+def check_arch(ckpt: dict, path: str | os.PathLike, expected_arch: str | None, flag: str | None = None) -> None:
     """Refuse a checkpoint whose ``arch`` is not ``expected_arch`` (None, or no arch saved: anything goes)."""
     if expected_arch is not None and ckpt.get("arch") not in (None, expected_arch):
-        raise UserError(f"checkpoint {path} is for architecture {ckpt.get('arch')!r}, but this run builds "
+        given = f" given to {flag}" if flag else ""
+        raise UserError(f"checkpoint {path}{given} is for architecture {ckpt.get('arch')!r}, but this run builds "
                         f"{expected_arch!r}; pass the flags that build {ckpt.get('arch')!r} or another checkpoint")
 
 

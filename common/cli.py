@@ -4,13 +4,15 @@
     parser.add_argument("-b", "--batch-size", type=positive_int, default=64)
     add_engine_args(parser)                  # --device --seed --logdir --amp/--no-amp --quiet, --compile ...
     args = parser.parse_args()
-    with run_context(args, "miniplaces") as ctx:   # device, precision, seeds, DDP, run dir, config.json
+    # device, precision, seeds, DDP, run dir, config.json; resume=None: a new run
+    with run_context(args, "miniplaces", resume=args.resume or None) as ctx:
         trainer = Trainer(model, optimizer, train, val, ctx=ctx, cfg=...)
         ...                                  # TensorBoard closed and DDP left on any exit
 
 ``run_context(args, name, resume=PATH or None)`` says whether the run continues a checkpoint
-(default: ``args.resume``).  :class:`common.runctx.RunContext`, the engine's view of a run,
-lives apart from this module, so the engine does not depend on the command line.
+(a required keyword: an evaluation that reads a checkpoint must not continue its run by accident).
+:class:`common.runctx.RunContext`, the engine's view of a run, lives apart from this module,
+so the engine does not depend on the command line.
 """
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ from typing import Any, Callable, Iterator
 from .runctx import RunContext, check_resume  # RunContext re-exported: assignment code imports it from here
 
 # Importing this module stays cheap (no torch): entry scripts build their parsers before torch loads.
-FROM_ARGS = object()  # run_context's default resume: the checkpoint named by args.resume
 
 
 # ------------------------------------------------------------ checked flag types
@@ -119,15 +120,14 @@ def demo_parser(description: str, *, out_help: str, quick_help: str) -> argparse
 
 
 # ------------------------------------------------------------------- run context
-def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.PathLike | None | object = FROM_ARGS,
+def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.PathLike | None,
               write: bool = True, resume_run: str | os.PathLike | None = None, epochs: int | None = None,
               arch: str | None = None) -> RunContext:
     """Resolve the device, seed everything, join DDP if under torchrun, create the run dir.
 
     Prefer :func:`run_context`, which also tears the run down on every exit path.
     ``resume``: the checkpoint this run *continues* (its run directory is reused); ``None`` for a
-    run that only reads a checkpoint (evaluation writes a new run directory). The default takes
-    ``args.resume``, for scripts whose ``--resume`` means nothing else.  ``resume_run``: see
+    run that only reads a checkpoint (evaluation writes a new run directory); no default.  ``resume_run``: see
     :meth:`RunDir.create`.  ``epochs`` (the ``--epochs`` the run trains to) and ``arch`` (the model
     it builds) let :func:`common.runctx.check_resume` refuse more before anything is written.
     """
@@ -136,8 +136,6 @@ def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.Pat
     from .distributed import cleanup_distributed, init_distributed
     from .rundir import RunDir
 
-    if resume is FROM_ARGS:
-        resume = getattr(args, "resume", None)
     if resume:  # before anything is created
         resume = os.fspath(check_resume(resume, assignment, logdir=getattr(args, "logdir", None),
                                         resume_run=resume_run, epochs=epochs, arch=arch))
@@ -172,7 +170,7 @@ def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.Pat
 
 
 @contextlib.contextmanager
-def run_context(args: argparse.Namespace, assignment: str, *, resume: str | os.PathLike | None | object = FROM_ARGS,
+def run_context(args: argparse.Namespace, assignment: str, *, resume: str | os.PathLike | None,
                 write: bool = True, resume_run: str | os.PathLike | None = None, epochs: int | None = None,
                 arch: str | None = None) -> Iterator[RunContext]:
     """``with run_context(args, "name") as ctx:``: :func:`setup_run`, then :meth:`RunContext.close` on any exit
@@ -210,5 +208,6 @@ def run_main(argv: list[str] | None, build_parser: Callable[[], argparse.Argumen
     the run directory exists; then ``body(args, ctx, *prepared)`` runs inside :func:`run_context`."""
     args = build_parser().parse_args(argv)
     prepared = prepare(args) if prepare is not None else ()
-    with run_context(args, assignment) as ctx:
+    resume = getattr(args, "resume", None) or None  # only scripts with --resume continue a run
+    with run_context(args, assignment, resume=resume, epochs=getattr(args, "epochs", None) if resume else None) as ctx:
         return body(args, ctx, *prepared)

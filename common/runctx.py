@@ -100,7 +100,7 @@ def check_resume(checkpoint: str | os.PathLike, assignment: str, *, logdir: str 
     own = Path(resume_run).resolve() if resume_run else run_of_checkpoint(path)
     if own is not None:
         _check_assignment(path, own, assignment)
-    check_arch(mine, path, arch)
+    check_arch(mine, path, arch, "--resume")
     if epochs is not None and mine["epoch"] >= epochs:
         raise UserError(f"--resume {path} is {_where(mine)} and --epochs {epochs} leaves nothing to train; "
                         f"pass --epochs above {mine['epoch']} to train on")

@@ -242,7 +242,7 @@ def main(argv=None) -> dict:
     name = args.name or detect_name(args.data_path)
     siren_path = Path(args.data_path) / SIREN_FILE
     check_inputs([args.model_path, *compare.values()], siren_path)
-    with run_context(args, "functaset") as ctx:
+    with run_context(args, "functaset", resume=None) as ctx:  # reads the checkpoint; a new run directory
         return run(args, ctx, bounds, compare, name, siren_path)
 
 

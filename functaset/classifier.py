@@ -163,7 +163,7 @@ def main(argv=None) -> dict:
                         "pass --noise 0 with --model vanilla")
     name = args.name or detect_name(args.data_path)
     modul_dim = (read_info(args.data_path).get("config") or {}).get("modul_features", 512)
-    with run_context(args, "functaset") as ctx:
+    with run_context(args, "functaset", resume=args.resume or None, epochs=args.epochs, arch=ARCH) as ctx:
         return run(args, ctx, name, modul_dim)
 
 

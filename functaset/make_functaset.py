@@ -224,7 +224,7 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     name = args.name or args.source
     check_out_dir(out, name)
-    with run_context(args, "functaset") as ctx:
+    with run_context(args, "functaset", resume=args.resume or None) as ctx:
         return build(args, ctx, s, out, name, started)
 
 

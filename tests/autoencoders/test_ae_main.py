@@ -101,6 +101,23 @@ def test_classifier_paired_with_another_encoder(digits_run, tmp_path, capsys):
             str(classifier), "--logdir", str(tmp_path / "r"), *TINY], capsys, "was trained on encoder")
 
 
+def test_bad_classifier_checkpoint_fails_before_anything_trains(digits_run, tmp_path, capsys, monkeypatch):
+    """A wrong, missing or mismatched --classifier used to fail only after the autoencoder had trained."""
+    import autoencoders.experiment as experiment
+
+    monkeypatch.setattr(experiment.Experiment, "run", lambda *a: pytest.fail("training started"))
+    root = digits_run[0]
+    encoder = root / "digits_selfsup" / "autoencoder" / "models" / "checkpoint.pth.tar"
+    wrong_stage = root / "digits_selfsup" / "autoencoder" / "models" / "checkpoint.pth.tar"
+    other = root / "digits_contrastive" / "classifier" / "models" / "checkpoint.pth.tar"
+    common = ["--mode", "selfsup", "--dataset", "digits", "--logdir", str(tmp_path / "r"), *TINY]
+    _fails([*common, "--classifier", str(tmp_path / "none.pth.tar")], capsys, "--classifier")
+    _fails([*common, "--classifier", str(wrong_stage)], capsys, "--classifier")
+    _fails([*common, "--encoder", str(encoder), "--classifier", str(other)], capsys, "was trained on encoder")
+    _fails(["--mode", "guided", "--dataset", "digits", "--classifier", str(other), *TINY], capsys, "guided mode")
+    assert not (tmp_path / "r").exists()
+
+
 def test_matching_encoder_and_classifier_reproduce_the_test_accuracy(digits_run, tmp_path):
     root, flat = digits_run[:2]
     flat2 = main(["--mode", "contrastive", "--dataset", "digits", "--logdir", str(tmp_path / "r"), *TINY,

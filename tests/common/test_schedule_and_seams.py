@@ -121,14 +121,18 @@ def test_the_engine_does_not_import_the_command_line_layer():
 
 
 def test_resume_intent_is_explicit(tmp_path, monkeypatch):
-    """run_context(resume=None) reads nothing of args.resume: an evaluation writes a new run directory."""
+    """run_context(resume=...) is required; resume=None reads nothing of args.resume: an evaluation writes a new
+    run directory."""
     import argparse
 
     monkeypatch.chdir(tmp_path)
     ckpt = tmp_path / "old" / "models" / "checkpoint.pth.tar"
     args = argparse.Namespace(resume=str(ckpt), device="cpu", seed=0, logdir=None, quiet=True)
-    with pytest.raises(UserError, match="checkpoint not found: .*--resume"):
+    with pytest.raises(TypeError, match="resume"):
         with run_context(args, "demo"):
+            pass
+    with pytest.raises(UserError, match="checkpoint not found: .*--resume"):
+        with run_context(args, "demo", resume=args.resume):
             pass
     assert not (tmp_path / "old").exists() and not (tmp_path / "logs").exists()  # checked before anything is made
     with run_context(args, "demo", resume=None) as ctx:
