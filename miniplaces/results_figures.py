@@ -61,14 +61,36 @@ def val_curves(results: ResultsDir, training: dict, work: Path) -> None:
 
 
 def conv_curves(results: ResultsDir, training: dict, work: Path) -> None:
+    """Both loss curves over the whole run, and their first two epochs with the absolute difference."""
+    import matplotlib.pyplot as plt
+
+    from common.plotting import save_figure
+
     losses = training["conv_losses"]
-    path = plot_overlaid_curves({"nn.Conv2d (torch)": losses["torch"], "unfold conv (ours)": losses["custom"]},
-                                work / "conv_loss_curves.png",
-                                title="SimpleNet training loss: unfold conv vs nn.Conv2d (toy scenes)",
-                                xlabel="iteration", ylabel="cross-entropy (running mean within the epoch)",
-                                caption=f"Seed {training['seeds'][0]}: identical initial weights and batches, so the "
-                                        f"curves differ only by floating-point rounding; data: {SHORT_DATA}.")
-    results.add_figure(path)
+    names = {"torch": "nn.Conv2d (torch)", "custom": "unfold conv (ours)"}
+    first = 2 * len(losses["torch"]) // training["models"]["simplenet"]["epochs"]  # two epochs of iterations
+    fig, (whole, start) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, name in names.items():
+        whole.plot(range(1, len(losses[key]) + 1), losses[key], lw=0.8, label=name)
+        start.plot(range(1, first + 1), losses[key][:first], lw=1.2, marker="o", ms=2, label=name)
+    diff = [abs(a - b) for a, b in zip(losses["torch"][:first], losses["custom"][:first])]
+    twin = start.twinx()
+    twin.semilogy(range(1, first + 1), [max(d, 1e-9) for d in diff], color="gray", lw=0.8, ls=":",
+                  label="|difference| (right axis)")
+    twin.set_ylabel("|difference| (log)")
+    for ax, title in ((whole, "whole run"), (start, f"first {first} iterations")):
+        ax.set_title(title)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("training loss (running mean within the epoch)")
+        ax.grid(True, alpha=0.3)
+    whole.legend(fontsize=8)
+    handles = start.get_legend_handles_labels()
+    extra = twin.get_legend_handles_labels()
+    start.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8)
+    fig.suptitle("SimpleNet training loss: unfold conv vs nn.Conv2d (toy scenes)")
+    results.add_figure(save_figure(fig, work / "conv_loss_curves.png",
+                                   f"Seed {training['seeds'][0]}: identical initial weights and batches, so the "
+                                   f"curves differ only by floating-point rounding; data: {SHORT_DATA}."))
 
 
 def robustness(results: ResultsDir, attacks: dict, models: dict, work: Path) -> None:
