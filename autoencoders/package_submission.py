@@ -14,19 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.errors import cli_main
-from common.submission import parser, refuse_existing, summary, wet_dry_entries, write_zip
+from common.submission import wet_dry_main
 
 FOLDER = Path(__file__).resolve().parent
 
 
 @cli_main
 def main(argv=None) -> Path:
-    args = parser(__doc__, "submission.zip").parse_args(argv)
-    refuse_existing(args.out)
-    entries = wet_dry_entries(FOLDER, "236781 autoencoders mini-project", "python -m autoencoders.results")
-    write_zip(args.out, entries)
-    print(summary(args.out, entries))
-    return args.out
+    return wet_dry_main(argv, __doc__, FOLDER, "236781 autoencoders mini-project")
 
 
 if __name__ == "__main__":

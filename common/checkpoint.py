@@ -24,6 +24,7 @@ import torch
 
 from .errors import UserError
 from .io import atomic_write
+from .runctx import require_checkpoint
 
 CHECKPOINT_NAME = "checkpoint.pth.tar"
 BEST_NAME = "model_best.pth.tar"
@@ -59,20 +60,20 @@ def plain_args(args: Any) -> dict:
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, expected_arch: str | None = None,
-                    flag: str | None = "--resume") -> dict:
+                    flag: str | None = "--resume", mmap: bool = False) -> dict:
     """Load a checkpoint with ``weights_only=True``; every failure is one actionable line.
 
     ``map_location`` defaults to the CPU so checkpoints saved on a GPU load anywhere;
     ``flag`` names the command-line flag that gave the path, for the error messages (None:
-    a file of the run itself).  The zip records' CRC-32s are verified first (see above).
+    a file of the run itself).  The zip records' CRC-32s are verified first (see above), once per
+    version of the file (a file read again unchanged is not checked twice).  ``mmap``: map the
+    tensors instead of reading them (zip-format files only).
     """
-    path = Path(path)
+    path = require_checkpoint(path, flag)
     given = f" given to {flag}" if flag else ""
-    if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}" + (f" (check the path given to {flag})" if flag else ""))
-    other = "use another file, e.g. models/model_best.pth.tar of the same run"
+    other = _another(path)
     try:
-        verify_checksums(path)
+        _verify_once(path)
     except PermissionError as err:
         raise UserError(f"checkpoint {path}{given} cannot be read ({err.strerror}); check its permissions") from None
     except OSError as err:  # e.g. an I/O error of the disk
@@ -80,21 +81,64 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, expec
     except _Damaged as err:
         raise UserError(f"checkpoint {path}{given} {err}; {other}, or copy it again from where it was saved") from None
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # noqa: BLE001 - whatever a damaged file makes the unpickler raise
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"checkpoint {path}{given} is corrupt or not a PyTorch checkpoint "
                         f"({first[:160]}); {other}") from None
     if not isinstance(ckpt, dict):
         raise UserError(f"checkpoint {path} holds a {type(ckpt).__name__}, not a checkpoint dict")
+    check_arch(ckpt, path, expected_arch)
+    return ckpt
+
+
+def _another(path: Path) -> str:
+    """The way out when ``path`` cannot be used: another checkpoint of its run, named only if it exists."""
+    for name in (BEST_NAME, CHECKPOINT_NAME):
+        sibling = path.parent / name
+        if sibling.is_file() and sibling.resolve() != path.resolve():
+            return f"use another checkpoint, e.g. {sibling}"
+    return "use another checkpoint"
+
+
+def check_arch(ckpt: dict, path: str | os.PathLike, expected_arch: str | None) -> None:
+    """Refuse a checkpoint whose ``arch`` is not ``expected_arch`` (None, or no arch saved: anything goes)."""
     if expected_arch is not None and ckpt.get("arch") not in (None, expected_arch):
         raise UserError(f"checkpoint {path} is for architecture {ckpt.get('arch')!r}, but this run builds "
                         f"{expected_arch!r}; pass the flags that build {ckpt.get('arch')!r} or another checkpoint")
-    return ckpt
+
+
+def read_position(path: str | os.PathLike, flag: str | None = "--resume") -> dict:
+    """A checkpoint's ``epoch``, ``step`` and ``arch``, without reading its tensors.
+
+    The file is checked exactly as :func:`load_checkpoint` checks it (a damaged file is one line);
+    the tensors are only memory-mapped, so this costs the CRC pass, not a load.  Checkpoints in
+    torch's legacy (non-zip) format, which cannot be mapped, are loaded whole.
+    """
+    path = require_checkpoint(path, flag)
+    with open(path, "rb") as fh:
+        zipped = fh.read(4) == b"PK\x03\x04"
+    ckpt = load_checkpoint(path, flag=flag, mmap=zipped)
+    return {"epoch": int(ckpt.get("epoch") or 0), "step": int(ckpt.get("step") or 0), "arch": ckpt.get("arch")}
 
 
 class _Damaged(Exception):
     """What is wrong with a checkpoint file, as the end of a sentence that starts with its name."""
+
+
+_VERIFIED: dict[tuple, None] = {}  # (device, inode, size, mtime) of files whose CRCs passed, newest last
+
+
+def _verify_once(path: Path) -> None:
+    """:func:`verify_checksums`, skipped for a file that passed unchanged (a resume reads its checkpoint twice)."""
+    st = path.stat()
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key in _VERIFIED:
+        return
+    verify_checksums(path)
+    _VERIFIED[key] = None
+    while len(_VERIFIED) > 16:
+        del _VERIFIED[next(iter(_VERIFIED))]
 
 
 def verify_checksums(path: str | os.PathLike) -> None:

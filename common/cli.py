@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .runctx import RunContext, require_checkpoint  # RunContext re-exported: assignment code imports it from here
+from .runctx import RunContext, check_resume  # RunContext re-exported: assignment code imports it from here
 
 # Importing this module stays cheap (no torch): entry scripts build their parsers before torch loads.
 FROM_ARGS = object()  # run_context's default resume: the checkpoint named by args.resume
@@ -120,14 +120,16 @@ def demo_parser(description: str, *, out_help: str, quick_help: str) -> argparse
 
 # ------------------------------------------------------------------- run context
 def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.PathLike | None | object = FROM_ARGS,
-              write: bool = True, resume_run: str | os.PathLike | None = None) -> RunContext:
+              write: bool = True, resume_run: str | os.PathLike | None = None, epochs: int | None = None,
+              arch: str | None = None) -> RunContext:
     """Resolve the device, seed everything, join DDP if under torchrun, create the run dir.
 
     Prefer :func:`run_context`, which also tears the run down on every exit path.
     ``resume``: the checkpoint this run *continues* (its run directory is reused); ``None`` for a
     run that only reads a checkpoint (evaluation writes a new run directory). The default takes
     ``args.resume``, for scripts whose ``--resume`` means nothing else.  ``resume_run``: see
-    :meth:`RunDir.create`.
+    :meth:`RunDir.create`.  ``epochs`` (the ``--epochs`` the run trains to) and ``arch`` (the model
+    it builds) let :func:`common.runctx.check_resume` refuse more before anything is written.
     """
     from .device import choose_precision, compile_problem, resolve_device, seed_everything, set_tf32
     from .errors import UserError
@@ -136,7 +138,9 @@ def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.Pat
 
     if resume is FROM_ARGS:
         resume = getattr(args, "resume", None)
-    resume = os.fspath(require_checkpoint(resume)) if resume else None  # before anything is created
+    if resume:  # before anything is created
+        resume = os.fspath(check_resume(resume, assignment, logdir=getattr(args, "logdir", None),
+                                        resume_run=resume_run, epochs=epochs, arch=arch))
     device = resolve_device(getattr(args, "device", "auto"))
     backend = getattr(args, "compile", None)
     problem = compile_problem(backend, device) if backend else None
@@ -151,12 +155,15 @@ def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.Pat
     try:
         run = RunDir.create(assignment, getattr(args, "logdir", None), resume=resume, resume_run=resume_run,
                             writes=write and dist_info.is_main)
+        try:
+            run.write_config(args, device, {"assignment": assignment, "precision": precision.name,
+                                            "world_size": dist_info.world_size, "tf32": bool(tf32 and args.tf32)})
+        except BaseException:
+            run.discard_failed_start()
+            raise
     except BaseException:
-        cleanup_distributed()
+        cleanup_distributed(synchronize=False)
         raise
-    run.write_config(args, device, {"assignment": assignment, "precision": precision.name,
-                                    "world_size": dist_info.world_size,
-                                    "tf32": bool(tf32 and args.tf32)})
     if dist_info.is_main and not getattr(args, "quiet", False):
         print(f"run directory: {run.path}  device: {device}  precision: {precision.name}"
               + (f"  world size: {dist_info.world_size}" if dist_info.enabled else ""), flush=True)
@@ -166,18 +173,33 @@ def setup_run(args: argparse.Namespace, assignment: str, *, resume: str | os.Pat
 
 @contextlib.contextmanager
 def run_context(args: argparse.Namespace, assignment: str, *, resume: str | os.PathLike | None | object = FROM_ARGS,
-                write: bool = True, resume_run: str | os.PathLike | None = None) -> Iterator[RunContext]:
+                write: bool = True, resume_run: str | os.PathLike | None = None, epochs: int | None = None,
+                arch: str | None = None) -> Iterator[RunContext]:
     """``with run_context(args, "name") as ctx:``: :func:`setup_run`, then :meth:`RunContext.close` on any exit
-    (and the TF32 settings the run changed are put back: a notebook or test goes on as before)."""
+    (and the TF32 settings the run changed are put back: a notebook or test goes on as before).
+
+    A run that fails (an error, a stop signal) before writing anything of its own leaves nothing behind:
+    the files its start wrote and the directories it created are removed
+    (:meth:`common.rundir.RunDir.discard_failed_start`).
+    """
     from .device import restore_tf32, tf32_state
+    from .signals import stop_state
 
     before = tf32_state()
     try:
-        ctx = setup_run(args, assignment, resume=resume, write=write, resume_run=resume_run)
+        ctx = setup_run(args, assignment, resume=resume, write=write, resume_run=resume_run, epochs=epochs,
+                        arch=arch)
         try:
             yield ctx
-        finally:
-            ctx.close()
+        except BaseException:
+            stop_state.stopping = True  # on the way out: a stop signal must not cut the clean-up short
+            try:
+                ctx.close(ended_normally=False)
+            finally:
+                if ctx.run is not None:
+                    ctx.run.discard_failed_start()
+            raise
+        ctx.close()
     finally:
         restore_tf32(before)
 

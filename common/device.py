@@ -22,6 +22,7 @@ import contextlib
 import functools
 import os
 import random
+import signal
 import shutil
 import sysconfig
 from dataclasses import dataclass
@@ -221,10 +222,17 @@ def seed_everything(seed: int) -> None:
 
 
 def seed_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: derive python/numpy seeds from torch's per-worker seed."""
+    """DataLoader ``worker_init_fn``: derive python/numpy seeds from torch's per-worker seed; ignore SIGTERM.
+
+    torch's worker loop installs a SIGTERM handler that ends the worker on a SIGTERM its parent did
+    not send, so ``kill -TERM -PGID`` or a batch system's preemption killed the workers and failed
+    the step the main process was finishing before its checkpoint.  The main process alone decides:
+    it stops cleanly and shuts its workers down (a worker whose parent dies exits by itself).
+    """
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def synchronize(device: torch.device) -> None:

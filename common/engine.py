@@ -14,8 +14,10 @@ resume, DDP and non-finite-loss checks.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import os
 import signal
 import sys
 import time
@@ -31,13 +33,15 @@ import torch.nn.functional as F
 from .checkpoint import load_checkpoint, load_model_weights, plain_args, save_checkpoint
 from .device import capture_rng_state, restore_rng_state
 from .distributed import all_reduce_max
-from .errors import UserError
+from .errors import Interrupted, UserError
 from .meters import MetricSums, topk_correct
 from .modules import eval_mode, unwrap
 from .progress import progress
 from .rundir import RunDir
-from .runctx import RunContext, resume_command
+from .runctx import RunContext, describe_position, resume_command
 from .schedule import WARMUP_COSINE, Schedule
+from .signals import (in_main_thread, install_handlers, redeliver_dropped_stops, restore_handlers, signal_notice,
+                      stop_state)
 
 
 @dataclass
@@ -94,36 +98,47 @@ class StopRequested(SystemExit):
 
 
 class _SignalCatcher:
-    """First SIGINT/SIGTERM/SIGHUP sets a flag (finish the step, save, exit); a second one aborts."""
+    """First SIGINT/SIGTERM/SIGHUP sets a flag (finish the step, save, exit); a second one aborts the step
+    (:class:`common.errors.Interrupted`; the last checkpoint stays as it was), except while the stop's own
+    checkpoint is being written.  In a forked DataLoader worker the handler does nothing: a Ctrl-C sent to
+    the whole process group must not kill the workers the step still needs."""
 
-    def __init__(self):
+    def __init__(self, last_checkpoint: Callable[[], Any] = lambda: None):
         self.signum: int | None = None
+        self.saving = False  # the graceful stop's checkpoint is being written: let it finish
+        self._last = last_checkpoint
         self._old: dict[int, Any] = {}
+        self._redeliver = contextlib.ExitStack()
+        self._pid = os.getpid()
 
     def __enter__(self):
-        if _in_main_thread():
+        if in_main_thread():
             # SIGHUP too: `tmux kill-session` and closed SSH terminals send it.
-            for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
-                self._old[sig] = signal.signal(sig, self._handle)
+            stop_state.stopping = False
+            self._old = install_handlers(self._handle)
+            self._redeliver.enter_context(redeliver_dropped_stops())
         return self
 
     def _handle(self, signum, frame):
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-        print(f"\n[signal {signal.Signals(signum).name}] finishing the current step, then saving a "
-              "checkpoint (send again to abort)", file=sys.stderr, flush=True)
+        if os.getpid() != self._pid:
+            return
+        name = signal.Signals(signum).name
+        if self.signum is None:
+            self.signum = signum
+            signal_notice(f"\n[signal {name}] finishing the current step, then saving a checkpoint "
+                           "(send again to abort)")
+        elif not (self.saving or stop_state.stopping):
+            stop_state.stopping = True
+            last = self._last()
+            kept = f"the last checkpoint, {last}, is as it was" if last else "no checkpoint was saved by this run"
+            raise Interrupted(signum, f"a second signal aborted the step; nothing of it was saved ({kept})")
 
     def __exit__(self, *exc):
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
+        if self.signum is not None:
+            stop_state.stopping = True  # the graceful stop is on its way out: later signals are ignored
+        restore_handlers(self._old)
+        self._redeliver.close()
         return False
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 class Trainer:
@@ -265,6 +280,11 @@ class Trainer:
     def resume(self, path: str | Path) -> None:
         """Restore weights, optimizer, scheduler, scaler, RNG, history and position."""
         ckpt = load_checkpoint(path, map_location=self.device, expected_arch=self.arch)
+        epoch, step = int(ckpt.get("epoch") or 0), int(ckpt.get("step") or 0)
+        if (epoch, step) > (self.cfg.epochs, 0):  # would train nothing and overwrite the run's metrics
+            raise UserError(f"checkpoint {path} is {describe_position(epoch, step)}, past the end of this run's "
+                            f"{self.cfg.epochs} epochs: nothing is left to train; ask for more epochs than {epoch}, "
+                            "or start a new run")
         self._check_schedule(ckpt, path)
         load_model_weights(self.module, ckpt, path)
         try:
@@ -394,11 +414,17 @@ class Trainer:
         return bool(all_reduce_max(flag).item())
 
     def _graceful_stop(self, stopper: _SignalCatcher, epoch: int, step: int, meters: MetricSums):
+        stopper.saving = True  # a second signal now would only cost the checkpoint it asked for
         path = self.save(epoch, step, meters=meters)
         signum = stopper.signum or signal.SIGTERM
         if self.dist.is_main:
-            print(f"stopped by {signal.Signals(signum).name} at epoch {epoch} step {step}; checkpoint: {path}\n"
-                  f"resume with:\n  {resume_command(path)}", file=sys.stderr, flush=True)
+            where = f"stopped by {signal.Signals(signum).name} at epoch {epoch} step {step}"
+            if path is None:  # a Trainer without a run directory (tests, notebooks)
+                print(f"{where}; no checkpoint was written (this trainer has no run directory)",
+                      file=sys.stderr, flush=True)
+            else:
+                print(f"{where}; checkpoint: {path}\nresume with:\n  {resume_command(path)}",
+                      file=sys.stderr, flush=True)
         raise StopRequested(128 + int(signum))
 
     @torch.no_grad()
@@ -430,7 +456,7 @@ class Trainer:
         always spans ``cfg.epochs``, so stopping early and resuming changes nothing.
         """
         last = self.cfg.epochs if stop_epoch is None else min(stop_epoch, self.cfg.epochs)
-        with _SignalCatcher() as stopper:
+        with _SignalCatcher(lambda: self._last_good) as stopper:
             for epoch in range(self.start_epoch, last):
                 skip, self.start_step = self.start_step, 0
                 t0 = time.perf_counter()

@@ -6,6 +6,7 @@ save of the same file.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -36,25 +37,45 @@ def remove_stale_temps(path: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+# Temp files of saves in progress.  A name joins before its file exists and leaves after the file
+# is gone (replaced or removed), so a Ctrl-C landing between any two lines leaves no temp file:
+# what the save's own clean-up could not remove, _remove_pending does at exit.
+_PENDING: set[Path] = set()
+
+
+@atexit.register
+def _remove_pending() -> None:
+    for tmp in list(_PENDING):
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            continue
+        _PENDING.discard(tmp)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` on a temp file beside ``path``, fsync it, then ``os.replace``.
 
     If ``write`` raises (or the process dies), whatever was at ``path`` before is untouched;
-    the temp file is removed now (or, after a kill, by the next save of ``path``).
+    the temp file is removed now (if a second Ctrl-C interrupts that, at exit; after a kill,
+    by the next save of ``path``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
     tmp = _temp_name(path)
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # 0o666 & ~umask, unlike mkstemp's 0600
+    _PENDING.add(tmp)
     try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # 0o666 & ~umask, unlike mkstemp's 0600
         write(str(tmp))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        _PENDING.discard(tmp)
         raise
+    _PENDING.discard(tmp)
     return path
 
 

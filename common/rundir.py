@@ -88,14 +88,17 @@ class RunDir:
         self.path = Path(path)
         self.writes = writes
         self._tb = None
+        self._start: _Start | None = None
         if not writes:
             return
         if self.path.exists() and not self.path.is_dir():
             raise UserError(f"--logdir {self.path} is a file, not a directory; pass another --logdir")
         if holds_run(self.path) and not resuming:
-            raise UserError(f"run directory {self.path} already holds a run or other files; pass a new --logdir, "
-                            f"or --resume {self.path / 'models' / 'checkpoint.pth.tar'} (without --logdir) "
-                            "to continue it")
+            ckpt = self.path / "models" / "checkpoint.pth.tar"
+            resume = f", or continue that run with --resume {ckpt} (without --logdir)" if ckpt.is_file() else ""
+            raise UserError(f"run directory {self.path} already holds a run or other files; pass a new --logdir "
+                            f"(or none: each run gets its own logs/<assignment>/exp_<time>/){resume}")
+        self._start = _Start(self.path)
         try:
             for sub in ("", "models", "figures"):
                 (self.path / sub).mkdir(parents=True, exist_ok=True)
@@ -164,8 +167,24 @@ class RunDir:
         config.update(extra or {})
         path = self.path / "config.json"
         if path.exists():  # a resumed run keeps the original config; each resume adds its own
-            path = self.path / f"config_resume_{_dt.datetime.now():%Y-%m-%d_%H-%M-%S}.json"
+            stamp, n = f"config_resume_{_dt.datetime.now():%Y-%m-%d_%H-%M-%S}", 0
+            path = self.path / f"{stamp}.json"
+            while path.exists():  # two resumes in one second
+                n += 1
+                path = self.path / f"{stamp}_{n}.json"
+        if self._start is not None:
+            self._start.wrote(path)
         atomic_write_json(path, config)
+
+    def discard_failed_start(self) -> bool:
+        """Undo a start that failed before the run wrote anything of its own; True if something was removed.
+
+        Removes the files the start wrote (config.json or config_resume_*.json) and the directories it
+        created, but only while every other file is as it was before the start: a run that saved a
+        checkpoint, a figure or TensorBoard events keeps everything.  A directory that existed before
+        the start is never removed.
+        """
+        return self._start is not None and self._start.undo()
 
     def write_metrics(self, metrics: dict) -> None:
         """Merge flat ``metrics`` into metrics.json (atomic)."""
@@ -178,6 +197,74 @@ class RunDir:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+class _Start:
+    """What a run directory held before a run started in it, so a failed start can be undone exactly."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.written: set[Path] = set()
+        self.files = _file_stats(path)
+        self.dirs = {folder for folder, _ in _walk(path)}
+        self.created: Path | None = None  # the highest directory this start creates (None: the run's existed)
+        if not path.exists():
+            self.created = path
+            while not self.created.parent.exists():
+                self.created = self.created.parent
+
+    def wrote(self, path: Path) -> None:
+        self.written.add(path)
+
+    def undo(self) -> bool:
+        try:
+            return self._undo()
+        except OSError:  # clean-up runs while another error is on its way out: never replace that error
+            return False
+
+    def _undo(self) -> bool:
+        if not self.path.is_dir():
+            return False
+        now = _file_stats(self.path)
+        if any(self.files.get(p) != stat and p not in self.written for p, stat in now.items()):
+            return False  # the run wrote something of its own (or someone else did): keep everything
+        removed = False
+        for path in self.written:
+            if path.exists():
+                path.unlink()
+                removed = True
+        for folder, _ in sorted(_walk(self.path), key=lambda item: -len(item[0].parts)):  # deepest first
+            if folder not in self.dirs and folder != self.path and not any(folder.iterdir()):
+                folder.rmdir()
+                removed = True
+        if self.created is not None:
+            folder = self.path
+            while not any(folder.iterdir()):
+                folder.rmdir()
+                removed = True
+                if folder == self.created:
+                    break
+                folder = folder.parent
+        return removed
+
+
+def _walk(root: Path):
+    """(folder, file names) of every folder under ``root``, ``root`` included; symlinks not followed."""
+    for folder, _, files in os.walk(root):
+        yield Path(folder), files
+
+
+def _file_stats(root: Path) -> dict[Path, tuple[int, int]]:
+    """(size, mtime) of every file under ``root`` (none if it does not exist)."""
+    stats = {}
+    for folder, files in _walk(root):
+        for name in files:
+            try:
+                st = (folder / name).lstat()
+            except FileNotFoundError:  # removed while we looked
+                continue
+            stats[folder / name] = (st.st_size, st.st_mtime_ns)
+    return stats
 
 
 class _NullWriter:

@@ -140,6 +140,16 @@ def wet_dry_entries(folder: Path, course: str, command: str) -> dict[str, Path |
     return entries
 
 
+def wet_dry_main(argv, doc: str, folder: Path, course: str) -> Path:
+    """A Technion ``package_submission`` command: ``--out ZIP`` holding :func:`wet_dry_entries`."""
+    args = parser(doc, "submission.zip").parse_args(argv)
+    refuse_existing(args.out)
+    entries = wet_dry_entries(folder, course, f"python -m {folder.name}.results")
+    write_zip(args.out, entries)
+    print(summary(args.out, entries))
+    return args.out
+
+
 # --------------------------------------------------------------------- zip
 def parser(doc: str, default_out: str) -> argparse.ArgumentParser:
     """``--out`` (never overwritten) plus the module docstring as help."""

@@ -45,6 +45,9 @@ from common.engine import EngineConfig, Trainer  # noqa: E402
 from common.plotting import plot_training_curves  # noqa: E402
 
 
+ARCH = "digits_smallcnn"  # the checkpoints' arch
+
+
 class SmallCNN(nn.Module):
     """Two conv blocks + linear head; no BatchNorm so DDP runs match single-process runs exactly."""
 
@@ -65,7 +68,8 @@ def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
     if args.dry_run:
         args.epochs = 1
-    with run_context(args, "digits") as ctx:
+    # --resume continues a training run: refused before anything is written if it cannot (run_context)
+    with run_context(args, "digits", resume=args.resume or None, epochs=args.epochs, arch=ARCH) as ctx:
         return train(args, ctx)
 
 
@@ -80,7 +84,7 @@ def train(args, ctx) -> dict:
     cfg = EngineConfig(epochs=args.epochs, warmup_epochs=args.warmup, clip_grad=args.clip_grad,
                        print_freq=args.print_freq, quiet=args.quiet, topk=(1, 5))
     trainer = Trainer(model, optimizer, loader(train_set, True), loader(val_set, False), ctx=ctx, cfg=cfg,
-                      arch="digits_smallcnn", args=args)
+                      arch=ARCH, args=args)
     if args.resume:
         trainer.resume(args.resume)
     history = trainer.fit()

@@ -269,7 +269,8 @@ def main(argv=None) -> dict:
     name = arch.arch_name(args)
     evaluated = load_checkpoint(args.resume, expected_arch=name) if eval_only else None
     init = load_checkpoint(args.init, expected_arch=name, flag="--init") if args.init else None
-    with run_context(args, "miniplaces", resume=None if eval_only else args.resume) as ctx:
+    continued = None if eval_only else args.resume or None  # a resume is refused before anything is written
+    with run_context(args, "miniplaces", resume=continued, epochs=args.epochs, arch=name) as ctx:
         return run(args, ctx, arch, data, evaluated=evaluated, init=init)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+import torch
 
 from common.train_digits import main as train_digits
 from functaset.utils import SIREN_FILE, split_path, write_split
@@ -94,6 +95,15 @@ def write_damaged_toys(root: Path, clean: Path) -> None:
         path.write_bytes(path.read_bytes()[:int(path.stat().st_size * fraction)])
 
 
+def write_resume_cases(root: Path, victim: Path) -> None:
+    """``older``: a copy of the victim run whose checkpoint.pth.tar went on to epoch 2 while model_best.pth.tar
+    stayed at epoch 1; ``otherarch.pth``: the victim's checkpoint relabelled as another model."""
+    older = shutil.copytree(victim, root / "older")
+    ckpt = torch.load(victim / "models" / "checkpoint.pth.tar", weights_only=True)
+    torch.save({**ckpt, "epoch": 2}, older / "models" / "checkpoint.pth.tar")
+    torch.save({**ckpt, "arch": "other_net"}, root / "otherarch.pth")
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A finished run to protect, plus the damaged files the cases feed in."""
@@ -131,9 +141,12 @@ def world(tmp_path_factory):
     (bomb / "fmnist_train.pkl").write_bytes(raw[:at] + huge + raw[at + 3:])
     write_memory_bombs(root)
     zero_inside_a_tensor(ckpt, root / "zeroed.pth")
+    write_resume_cases(root, victim)
     return {"root": root, "victim": victim, "ckpt": ckpt, "toy": toy, "functa": functa, "binary": binary,
             "bomb": bomb, "before": snapshot(victim), "all_before": snapshot(root)}
 
+
+TINY = ["--train-size", "64", "-b", "32"]  # the victim run's data and batch size
 
 # miniplaces/main.py on the toy copies: one epoch, decoded cache on the device (CPU here)
 DEVICE_RUN = ["--num-classes", "2", "--image-size", "32", "-b", "4", "-j", "0", "--epochs", "1", "--warmup", "0",
@@ -162,6 +175,23 @@ CASES = [
     ("common.train_digits", ["--resume", "{ckpt}", "--logdir", "{new}", "--train-size", "64", "-b", "32",
                              "--lr", "0.2"], "learning rate"),
     ("common.train_digits", ["--resume", "{ckpt}", "--logdir", "{root}/toy"], "holds another run"),
+    # a resume never rewinds a run in place, never trains nothing, never writes into a run of another kind
+    ("common.train_digits", ["--resume", "{root}/older/models/model_best.pth.tar", "--epochs", "3", *TINY],
+     "is at the end of epoch 1, but its run {root}/older went further: {root}/older/models/checkpoint.pth.tar is "
+     "at the end of epoch 2"),
+    ("common.train_digits", ["--resume", "{root}/older/models/model_best.pth.tar", "--epochs", "3", *TINY,
+                             "--logdir", "{root}/older"], "resume the newer one with --resume"),
+    ("common.train_digits", ["--resume", "{ckpt}", "--epochs", "1", *TINY], "--epochs 1 leaves nothing to train"),
+    ("common.train_digits", ["--resume", "{ckpt}", "--epochs", "1", *TINY, "--logdir", "{new}"],
+     "pass --epochs above 1"),
+    ("common.train_digits", ["--resume", "{ckpt}", "--epochs", "2", "-b", "16"], "batches per epoch"),  # refused
+    # late (it needs the loader): the config_resume_*.json its start wrote into the run is removed again
+    ("common.train_digits", ["--resume", "{root}/otherarch.pth", "--logdir", "{new}"], "architecture 'other_net'"),
+    ("common.train_digits", ["--resume", "{victim}/models"], "is a directory, not a checkpoint file; did you mean "
+                                                             "{victim}/models/checkpoint.pth.tar"),
+    ("functaset.classifier", ["-p", "{functa}", "--resume", "{ckpt}"], "was written by digits, not"),
+    ("miniplaces.main", ["{toy}", "--resume", "{ckpt}", "--num-classes", "2", "--image-size", "32", "-b", "4",
+                         "-j", "0", "--epochs", "2"], "was written by digits, not"),
     ("common.train_digits", ["--logdir", "{victim}"], "already holds a run"),
     ("common.train_digits", ["--logdir", "{root}/a_file"], "is a file"),
     ("common.train_digits", ["--logdir", "{root}/a_file/run"], "cannot create run directory"),
@@ -234,6 +264,7 @@ def test_bad_input_is_one_line_and_exit_2(world, module, argv, expected, capfd, 
               "functa": world["functa"], "binary": world["binary"], "bomb": world["bomb"],
               "new": tmp_path / "new_run"}
     argv = [a.format(**places) for a in argv]
+    expected = expected.format(**places)
     if "--device" not in argv and module != "miniplaces.cache":
         argv += ["--device", "cpu"]
     main = importlib.import_module(module).main
@@ -247,6 +278,8 @@ def test_bad_input_is_one_line_and_exit_2(world, module, argv, expected, capfd, 
     assert "permission" not in lines[0]  # no case here is about permissions (a truncated file once said so)
     assert snapshot(world["victim"]) == world["before"]  # nothing of the other run changed
     assert snapshot(world["root"]) == world["all_before"]  # nor any other file of the cases
+    if "--classifier" not in argv:  # autoencoders reads --classifier after training a stage, which its run keeps
+        assert sorted(p.name for p in tmp_path.iterdir()) == []  # a failed start leaves no run directory
 
 
 def test_the_table_is_large_and_covers_every_training_script():

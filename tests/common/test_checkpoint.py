@@ -174,3 +174,18 @@ def test_flag_none_names_no_flag(tmp_path):
     with pytest.raises(UserError) as err:
         ck.load_checkpoint(tmp_path / "missing.pth", flag=None)
     assert "given to" not in str(err.value) and "check the path" not in str(err.value)
+
+
+def test_a_damaged_checkpoint_names_only_a_replacement_that_exists(tmp_path):
+    """The way out names another checkpoint of the same run only where there is one."""
+    models = tmp_path / "run" / "models"
+    ck.save_checkpoint({"epoch": 1, "w": torch.ones(3)}, models, is_best=True)
+    ckpt = models / "checkpoint.pth.tar"
+    ckpt.write_bytes(ckpt.read_bytes()[:200])
+    with pytest.raises(UserError, match=f"use another checkpoint, e.g. {models / 'model_best.pth.tar'}, or copy"):
+        ck.load_checkpoint(ckpt)
+    loose = tmp_path / "loose.pth"
+    loose.write_bytes(ckpt.read_bytes())
+    with pytest.raises(UserError, match="use another checkpoint, or copy it again") as err:
+        ck.load_checkpoint(loose)
+    assert "model_best" not in str(err.value)

@@ -135,3 +135,16 @@ def test_resume_intent_is_explicit(tmp_path, monkeypatch):
         assert ctx.run.path.parent == Path("logs/demo")
     with pytest.raises(UserError, match="given to --init"):
         require_checkpoint(ckpt, "--init")
+
+
+def test_resume_past_the_end_of_the_run_is_refused(tmp_path):
+    """--epochs below the checkpoint's epoch trained nothing and wrote null/0.0 over metrics.json; the end
+    of the same number of epochs still resumes (a script may go on to what follows training)."""
+    t = trainer(tmp_path / "run", epochs=2)
+    t.fit()
+    ckpt = tmp_path / "run" / "models" / "checkpoint.pth.tar"
+    with pytest.raises(UserError, match="is at the end of epoch 2, past the end of this run's 1 epochs"):
+        trainer(tmp_path / "fork", epochs=1).resume(ckpt)
+    done = trainer(tmp_path / "fork2", epochs=2)
+    done.resume(ckpt)
+    assert done.fit() == t.history
