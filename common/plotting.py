@@ -82,6 +82,30 @@ def plot_overlaid_curves(series: dict[str, Sequence[float]], path, *, title: str
     return save_figure(fig, path, caption)
 
 
+def plot_grouped_bars(groups: Sequence[str], series: dict[str, tuple[Sequence[float], Sequence[float]]], path, *,
+                      title: str, ylabel: str, caption: str, ylim: tuple[float, float] | None = None) -> Path:
+    """Bars per group (x axis) for each named series, ``(means, stds)`` per series; stds as error bars.
+
+    E.g. clean vs attacked accuracy (series) per model (groups), mean +- std over seeds.
+    """
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.3 * len(groups) + 2), 4.2))
+    width = 0.8 / max(len(series), 1)
+    x = np.arange(len(groups))
+    for i, (name, (means, stds)) in enumerate(series.items()):
+        pos = x - 0.4 + width * (i + 0.5)
+        bars = ax.bar(pos, means, width, yerr=stds, capsize=3, label=name)
+        for bar, mean in zip(bars, means):
+            ax.annotate(f"{mean:.1f}", (bar.get_x() + bar.get_width() / 2, mean), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x, list(groups), fontsize=8)
+    if ylim:
+        ax.set_ylim(*ylim)
+    _style(ax, title, "", ylabel)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.grid(False, axis="x")
+    return save_figure(fig, path, caption)
+
+
 def plot_accuracy_vs_epsilon(curves: dict[str, dict[float, float]], path, *, title: str, caption: str,
                              clean: dict[str, float] | None = None, xlabel: str = "L-inf bound epsilon") -> Path:
     """Accuracy against attack bound on a log x axis, clean accuracies as dashed reference lines."""

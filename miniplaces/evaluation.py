@@ -57,9 +57,10 @@ def visualise_attack(model, attacker: LeastLikelyPGD, images, targets, class_nam
     pictures += [d[0].cpu().numpy() for d in diff]
     short = lambda k: class_names[k][:18]  # noqa: E731
     titles = [f"true {short(t)}\npred {short(p)}" for t, p in zip(targets.tolist(), pred_clean)]
-    titles += [f"adv pred {short(p)}" for p in pred_adv]
-    titles += ["|adv - clean| (white = max)"] * len(diff)
+    titles += [f"adv pred {short(p)}" + (" (changed)" if p != c else "") for p, c in zip(pred_adv, pred_clean)]
+    titles += [""] * len(diff)  # the row label says what these are
     plot_image_grid(pictures, titles, run.figure_path("adversarial_samples"),
                     title=f"PGD: clean (row 1), attacked (row 2), perturbation (row 3); {attacker}",
                     caption=f"Least-likely-target L-inf PGD, epsilon {attacker.epsilon} in normalised units; "
-                            f"data: {data}.", ncols=len(images), row_labels=["clean", "attacked", "|delta|"])
+                            f"data: {data}.", ncols=len(images),
+                    row_labels=["clean", "attacked", "|adv - clean|\n(white = max)"])

@@ -1,7 +1,7 @@
 """Report material computed from a trained model: PGD sweeps and per-iteration profiles.
 
 * :func:`pgd_sweep` -> rows of clean vs attacked top-1/top-5 over a steps x epsilon grid,
-  written as a PNG table and a markdown file by :func:`write_pgd_table`.
+  written as a PNG table, a markdown file and JSON by :func:`write_pgd_table`.
 * :class:`ProfiledStep` wraps a step function to measure seconds per training
   iteration and the bytes autograd saves for backward in one forward pass.
 """
@@ -16,7 +16,7 @@ import torch.nn as nn
 from common.attacks import normalized_box, pgd_bounds
 from common.engine import move_to
 from common.images import IMAGENET_MEAN, IMAGENET_STD
-from common.io import atomic_write_text
+from common.io import atomic_write_json, atomic_write_text
 from common.meters import topk_correct
 from common.modules import eval_mode
 from common.plotting import markdown_table, plot_table
@@ -63,11 +63,12 @@ def pgd_sweep(model: nn.Module, loader, device: torch.device, steps_list=(1, 5, 
 
 
 def write_pgd_table(rows: list[dict], run, *, title: str, data: str) -> None:
-    """PNG table + markdown (``pgd_table.md``) in the run directory."""
+    """PNG table, markdown (``pgd_table.md``) and the rows as JSON (``pgd_table.json``) in the run directory."""
     caption = (f"Least-likely-target L-inf PGD, epsilon and step size in ImageNet-normalised units, "
                f"clamped to the normalised pixel box; data: {data}.")
     plot_table(rows, PGD_COLUMNS, run.figure_path("pgd_table"), title=title, caption=caption)
     atomic_write_text(run.path / "pgd_table.md", f"# {title}\n\n{caption}\n\n" + markdown_table(rows, PGD_COLUMNS))
+    atomic_write_json(run.path / "pgd_table.json", {"title": title, "caption": caption, "rows": rows})
 
 
 class ProfiledStep:

@@ -67,6 +67,8 @@ def test_attack_and_visualise(toy_root, trained, tmp_path):
     assert 0 < metrics["attack_linf"] <= 0.1 + 1e-6
     assert (out / "figures" / "adversarial_samples.png").is_file() and (out / "figures" / "pgd_table.png").is_file()
     assert "epsilon" in (out / "pgd_table.md").read_text()
+    rows = json.loads((out / "pgd_table.json").read_text())["rows"]  # what the results module quotes
+    assert len(rows) == 9 and all(r["attacked_acc1"] <= r["clean_acc1"] + 1e-9 for r in rows)
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     tags = EventAccumulator(str(out)).Reload().Tags()["images"]
