@@ -22,7 +22,6 @@ import contextlib
 import functools
 import os
 import random
-import signal
 import shutil
 import sysconfig
 from dataclasses import dataclass
@@ -222,17 +221,21 @@ def seed_everything(seed: int) -> None:
 
 
 def seed_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: derive python/numpy seeds from torch's per-worker seed; ignore SIGTERM.
+    """DataLoader ``worker_init_fn``: derive python/numpy seeds from torch's per-worker seed; leave the
+    terminal's process group.
 
-    torch's worker loop installs a SIGTERM handler that ends the worker on a SIGTERM its parent did
-    not send, so ``kill -TERM -PGID`` or a batch system's preemption killed the workers and failed
-    the step the main process was finishing before its checkpoint.  The main process alone decides:
-    it stops cleanly and shuts its workers down (a worker whose parent dies exits by itself).
+    A terminal's Ctrl-C, ``kill -TERM -PGID`` or a batch system's preemption signals the whole
+    process group; torch's worker handler ends a worker on a SIGTERM its parent did not send, which
+    failed the step the main process was finishing before its checkpoint.  In a group of its own the
+    worker hears only its parent, which stops cleanly and shuts its workers down (a worker whose
+    parent dies exits by itself).  Ignoring SIGTERM instead would hang every exit that leaves an
+    iterator alive: multiprocessing's exit handler stops workers with SIGTERM and waits for them.
     """
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if hasattr(os, "setpgid"):
+        os.setpgid(0, 0)
 
 
 def synchronize(device: torch.device) -> None:

@@ -292,3 +292,21 @@ def test_a_signal_to_the_process_group_leaves_the_workers_to_the_main_process(tm
     assert err.count(f"[signal {name}]") == 1 and len(stopped_lines(err)) == 1, err
     ckpt = load_checkpoint(tmp_path / "run" / "models" / "checkpoint.pth.tar")
     assert ckpt["epoch"] >= 1
+
+
+LEAKED_ITERATOR = """
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from common.device import seed_worker
+loader = DataLoader(TensorDataset(torch.arange(64.)), batch_size=4, num_workers=2, worker_init_fn=seed_worker)
+KEPT = iter(loader)  # alive at exit, as when a traceback holds it: multiprocessing's exit handler must stop its workers
+next(KEPT)
+"""
+
+
+def test_an_iterator_alive_at_exit_does_not_hang_the_exit(tmp_path):
+    """Our workers once ignored SIGTERM, the signal multiprocessing's exit handler stops them with before
+    waiting for them: a run that failed mid-epoch never exited (found as a hung test suite)."""
+    out = subprocess.run([sys.executable, "-c", LEAKED_ITERATOR], cwd=tmp_path, env={**ENV, "PYTHONPATH": str(REPO)},
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
